@@ -1,0 +1,5 @@
+import sys
+
+from fashionvision.cli import main
+
+sys.exit(main())

@@ -1,0 +1,39 @@
+"""Atomic file writing: a reader never sees a half-written file, a crash never loses the old one."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; on success rename it over `path`, else delete it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def atomic_write(path: str | Path, write: Callable[[IO[Any]], None], mode: str = "w") -> None:
+    """Call `write(fileobj)` on a temporary file, then rename it to `path`."""
+    with atomic_path(path) as tmp:
+        with open(tmp, mode) as f:
+            write(f)
+
+
+def write_json(path: str | Path, obj: Any, indent: int | None = None) -> None:
+    """Write JSON atomically."""
+    atomic_write(path, lambda f: json.dump(obj, f, indent=indent))

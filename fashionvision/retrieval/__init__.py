@@ -1,0 +1,1 @@
+"""fashionvision.retrieval"""
