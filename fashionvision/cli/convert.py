@@ -1,0 +1,68 @@
+"""`fashionvision convert`: DeepFashion2-format split -> COCO or retrieval ground truth."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from fashionvision.data.coco_format import retrieval_ground_truth, split_to_coco
+from fashionvision.io_utils import write_json
+
+QUERY_FILE = "query_gt.json"
+GALLERY_FILE = "gallery_gt.json"
+
+_EPILOG = f"""\
+formats:
+  coco          COCO ground truth as the official deepfashion2_to_coco.py writes it (882 keypoint
+                numbers per item, area = box w*h) plus scale/occlusion/zoom_in/viewpoint/source.
+  coco-visible  the same with occluded landmarks (v=1) removed: the paper's "visible" landmark AP.
+  retrieval-gt  consumer-to-shop retrieval ground truth; OUT is a directory that receives the two
+                official files {QUERY_FILE} (every item of every user image) and {GALLERY_FILE}
+                (shop items with style > 0); boxes are xyxy.
+
+examples:
+  fashionvision convert coco data/validation val_coco.json
+  fashionvision convert retrieval-gt data/validation val_retrieval/
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``convert`` sub-command."""
+    parser = subparsers.add_parser(
+        "convert",
+        help="convert a DeepFashion2-format split to COCO or retrieval ground truth",
+        description=__doc__.splitlines()[0].split(": ", 1)[1],
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("format", choices=("coco", "coco-visible", "retrieval-gt"))
+    parser.add_argument("split_dir", type=Path, help="split directory holding image/ and annos/")
+    parser.add_argument(
+        "out", type=Path, help="output JSON file (coco, coco-visible) or directory (retrieval-gt)"
+    )
+    parser.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="skip malformed annotation files with a warning instead of failing",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the split, convert it, write the output atomically and print a one-line summary."""
+    from fashionvision.data import deepfashion2  # imported late: the loader is optional at import
+
+    records = deepfashion2.load_split(args.split_dir, strict=not args.skip_bad)
+    if args.format == "retrieval-gt":
+        query, gallery = retrieval_ground_truth(records)
+        write_json(args.out / QUERY_FILE, query)
+        write_json(args.out / GALLERY_FILE, gallery)
+        print(
+            f"{len(records)} images: {len(query)} query items -> {args.out / QUERY_FILE}, "
+            f"{len(gallery)} gallery items -> {args.out / GALLERY_FILE}"
+        )
+        return 0
+    coco = split_to_coco(records, visible_only=args.format == "coco-visible")
+    write_json(args.out, coco)
+    print(f"{len(coco['images'])} images, {len(coco['annotations'])} annotations -> {args.out}")
+    return 0
