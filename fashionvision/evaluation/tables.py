@@ -1,0 +1,57 @@
+"""Plain-text tables of COCO-style results: the overall numbers, the paper's subset table
+(rows AP/AP50/AP75; columns the 12 subsets and the overall value) and the per-category table."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fashionvision.evaluation.subsets import iter_subsets
+
+
+def _fmt(value: float) -> str:
+    """Three decimals like the paper; -1 (undefined in pycocotools) prints as '-'."""
+    return "-" if value < 0 else f"{value:.3f}"
+
+
+def _grid(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Left-aligned first column, right-aligned others, columns as wide as their widest cell."""
+    table = [list(header), *[list(r) for r in rows]]
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    lines = []
+    for row in table:
+        right = [c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)]
+        cells = [row[0].ljust(widths[0]), *right]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def format_overall(result: Mapping[str, Any], keys: Sequence[str], title: str = "") -> str:
+    """One header row of stat names and one row of values."""
+    header = [title or "", *keys]
+    return _grid(header, [["", *(_fmt(float(result[k])) for k in keys)]])
+
+
+def format_subset_table(result: Mapping[str, Any]) -> str:
+    """The paper's table 4 layout from `evaluate_coco(..., subsets=True)`'s output.
+
+    Columns: scale small/moderate/large, occlusion slight/medium/heavy, zoom_in no/medium/large,
+    viewpoint no wear/frontal/side or back, overall; rows AP, AP50, AP75.
+    """
+    subsets = result["subsets"]
+    columns = list(iter_subsets())
+    # the attribute name heads only the first of its three columns
+    groups = ["", *(attr if value == 1 else "" for attr, value, _ in columns), ""]
+    header = ["", *(name for _, _, name in columns), "overall"]
+    rows = [groups, header]
+    for key in ("AP", "AP50", "AP75"):
+        values = [subsets[attr][name][key] for attr, _, name in columns] + [result[key]]
+        rows.append([key, *(_fmt(float(v)) for v in values)])
+    return _grid(rows[0], rows[1:])
+
+
+def format_per_category_table(result: Mapping[str, Any], keys: Sequence[str]) -> str:
+    """One row per category (by name) with the given stat `keys` as columns."""
+    per_category = result["per_category"]
+    rows = [[name, *(_fmt(float(stats[k])) for k in keys)] for name, stats in per_category.items()]
+    return _grid(["category", *keys], rows)
