@@ -1,0 +1,291 @@
+"""Typed training/inference configuration: dataclasses, YAML presets and dotted overrides.
+
+A configuration is a :class:`Config` made of five sections (``model``, ``data``, ``solver``,
+``loss``, ``train``).  The dataclass defaults are the paper's recipe (Match R-CNN, ResNet-50-FPN,
+12 epochs); presets live in ``fashionvision/configs/*.yaml`` and are found by name
+(``match_rcnn_r50_fpn_1x``, ``match_rcnn_tiny``) or by path.  Command-line overrides are dotted
+``key=value`` strings (``solver.base_lr=0.01 model.norm=gn``) whose values are parsed with
+``yaml.safe_load``.  Unknown keys and values of the wrong type raise :class:`ConfigError` naming the
+key.  Only builders and the CLI read a config; library functions take plain keyword arguments.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from fashionvision.errors import ConfigError
+from fashionvision.io_utils import atomic_write
+
+Norm = Literal["frozen_bn", "bn", "gn"]
+
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+
+
+@dataclass
+class ModelConfig:
+    """Architecture of Match R-CNN: every field is a keyword argument of ``build_match_rcnn``.
+
+    `weights` names pretrained backbone weights (a torchvision weights name such as
+    ``IMAGENET1K_V1`` or a path to a state dict); None trains from scratch.  Images are resized by
+    the model so that the shorter side is `min_size` and the longer at most `max_size`.
+    """
+
+    backbone: str = "resnet50"
+    norm: Norm = "frozen_bn"
+    weights: str | None = None
+    trainable_layers: int = 3
+    fpn_channels: int = 256
+    min_size: int = 800
+    max_size: int = 1333
+    rpn_batch_size_per_image: int = 256
+    rpn_pre_nms_top_n_train: int = 2000
+    rpn_post_nms_top_n_train: int = 2000
+    rpn_pre_nms_top_n_test: int = 1000
+    rpn_post_nms_top_n_test: int = 1000
+    box_batch_size_per_image: int = 512
+    representation_size: int = 1024
+    box_score_thresh: float = 0.05
+    box_detections_per_img: int = 100
+    mask_head_width: int = 256
+    landmark_head_width: int = 512
+    landmark_convs: int = 8
+    matching_width: int = 256
+    matching_dim: int = 256
+    pair_neg_ratio: int = 3
+    masks: bool = True
+    landmarks: bool = True
+    matching: bool = True
+
+
+@dataclass
+class DataConfig:
+    """Where the DeepFashion2-format data lives and how it is sampled.
+
+    `root` holds ``<train_split>/{image,annos}`` and ``<val_split>/{image,annos}``.  With
+    `pair_sampling` the user and shop images of one pair_id share a batch (the pair loss needs it).
+    """
+
+    root: str = ""
+    train_split: str = "train"
+    val_split: str = "validation"
+    workers: int = 2
+    flip_prob: float = 0.5
+    pair_sampling: bool = True
+
+
+@dataclass
+class SolverConfig:
+    """SGD with linear warm-up and a multi-step decay; `steps` and `epochs` are in epochs.
+
+    `batch_size` is the total over all processes (divided by the world size under DDP).
+    `clip` > 0 clips the gradient norm; `amp` enables mixed precision on CUDA only.
+    """
+
+    epochs: int = 12
+    batch_size: int = 16
+    base_lr: float = 0.02
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    warmup_iters: int = 500
+    warmup_factor: float = 0.001
+    steps: tuple[int, ...] = (8, 11)
+    gamma: float = 0.1
+    amp: bool = True
+    clip: float = 0.0
+
+
+@dataclass
+class LossWeights:
+    """The paper's λ1..λ5.
+
+    `cls` (λ1) weights both classification terms (RPN objectness and box classifier) and `box`
+    (λ2) both regression terms (RPN and box head): the paper writes one Lcls and one Lbox for the
+    whole detector, so the RPN terms share its weights.  `pose` (λ3) weights the landmark loss,
+    `mask` (λ4) the mask loss and `pair` (λ5) the matching loss.
+    """
+
+    cls: float = 1.0
+    box: float = 1.0
+    pose: float = 1.0
+    mask: float = 1.0
+    pair: float = 1.0
+
+
+@dataclass
+class TrainConfig:
+    """Run control: seed, evaluation/checkpoint/log periods, device and an optional early stop.
+
+    `max_iters` stops after that many iterations in total (smoke tests, resume tests) without
+    changing the schedule, which is always defined by ``solver.epochs``; None runs the schedule.
+    `device` is ``auto`` (CUDA when available), ``cpu`` or ``cuda[:N]``.
+    """
+
+    seed: int = 0
+    eval_every: int = 1
+    checkpoint_every: int = 1000
+    log_every: int = 20
+    device: str = "auto"
+    max_iters: int | None = None
+    progress: bool = True
+
+
+@dataclass
+class Config:
+    """The whole configuration of a training run."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    solver: SolverConfig = field(default_factory=SolverConfig)
+    loss: LossWeights = field(default_factory=LossWeights)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def preset_names() -> list[str]:
+    """Names of the presets shipped in ``fashionvision/configs``."""
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+
+
+def resolve_config_path(name_or_path: str | Path) -> Path:
+    """A preset name (``match_rcnn_tiny``) or a YAML path -> the file; ConfigError if neither."""
+    candidate = Path(name_or_path)
+    if candidate.is_file():
+        return candidate
+    preset = CONFIG_DIR / f"{name_or_path}.yaml"
+    if preset.is_file():
+        return preset
+    raise ConfigError(
+        f"{name_or_path}: no such config file or preset (presets: {', '.join(preset_names())})"
+    )
+
+
+def load_config(name_or_path: str | Path | None = None, overrides: Sequence[str] = ()) -> Config:
+    """Load a preset or YAML file (None = the defaults), then apply ``key=value`` overrides."""
+    data: dict[str, Any] = {}
+    source = "<defaults>"
+    if name_or_path is not None:
+        path = resolve_config_path(name_or_path)
+        source = str(path)
+        try:
+            loaded = yaml.safe_load(path.read_text())
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{path}: cannot read YAML: {exc}") from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: top level must be a mapping of sections")
+        data = loaded or {}
+    for item in overrides:
+        _set_dotted(data, *parse_override(item))
+    return config_from_dict(data, source=source)
+
+
+def parse_override(item: str) -> tuple[str, Any]:
+    """``"solver.base_lr=0.01"`` -> ``("solver.base_lr", 0.01)`` (value parsed as YAML)."""
+    key, sep, raw = item.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"{item}: an override must look like section.key=value")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{key}: cannot parse value {raw!r}: {exc}") from exc
+    return key.strip(), value
+
+
+def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    parts = key.split(".")
+    node = data
+    for i, part in enumerate(parts[:-1]):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"{'.'.join(parts[: i + 1])}: is a value, not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def config_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Config:
+    """Build a typed Config from nested mappings, checking every key and value type."""
+    return _build_dataclass(Config, data, prefix="", source=source)
+
+
+def config_to_dict(cfg: Any) -> dict[str, Any]:
+    """Nested plain dict (tuples become lists) that YAML/JSON and ``torch.load`` handle."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, tuple | list):
+            return [plain(v) for v in value]
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        return value
+
+    return plain(dataclasses.asdict(cfg))
+
+
+def save_config(cfg: Config, path: str | Path) -> None:
+    """Write the config as YAML, atomically."""
+    text = yaml.safe_dump(config_to_dict(cfg), sort_keys=False)
+    atomic_write(path, lambda f: f.write(text))
+
+
+def _build_dataclass(cls: type, data: Mapping[str, Any], prefix: str, source: str) -> Any:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{source}: {prefix.rstrip('.') or '<root>'}: expected a mapping")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        key = f"{prefix}{unknown[0]}"
+        raise ConfigError(f"{source}: unknown key '{key}' (known: {', '.join(sorted(names))})")
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        key = f"{prefix}{name}"
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            kwargs[name] = _build_dataclass(hint, value or {}, f"{key}.", source)
+        else:
+            kwargs[name] = _coerce(value, hint, key, source)
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, hint: Any, key: str, source: str) -> Any:
+    """Check `value` against the type `hint`; ints are accepted for floats, lists for tuples."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        for option in args:
+            try:
+                return _coerce(value, option, key, source)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{source}: {key}: expected {_type_name(hint)}, got {value!r}")
+    if origin is Literal:
+        if value in args:
+            return value
+        raise ConfigError(f"{source}: {key}: expected one of {list(args)}, got {value!r}")
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{source}: {key}: expected a list, got {value!r}")
+        return tuple(_coerce(v, args[0], f"{key}[{i}]", source) for i, v in enumerate(value))
+    if hint is type(None):
+        if value is None:
+            return None
+    elif hint is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    elif hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif isinstance(value, hint):
+        return value
+    raise ConfigError(f"{source}: {key}: expected {_type_name(hint)}, got {value!r}")
+
+
+def _type_name(hint: Any) -> str:
+    if hint is type(None):
+        return "null"
+    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")

@@ -1,0 +1,69 @@
+"""Builders that turn config sections into objects: the model and the data-loading pieces.
+
+Only builders read a config; the model builder itself (``fashionvision.models.match_rcnn``) takes
+plain keyword arguments.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from fashionvision.categories import NUM_CATEGORIES
+from fashionvision.config import DataConfig, ModelConfig
+from fashionvision.errors import ConfigError
+
+
+def build_model(model_cfg: ModelConfig) -> nn.Module:
+    """Match R-CNN for the 13 DeepFashion2 categories (+ background) from `model_cfg`."""
+    from fashionvision.models.match_rcnn import build_match_rcnn
+
+    try:
+        return build_match_rcnn(num_classes=NUM_CATEGORIES + 1, **dataclasses.asdict(model_cfg))
+    except (ValueError, KeyError) as exc:
+        raise ConfigError(f"model: cannot build Match R-CNN: {exc}") from exc
+
+
+def resolve_device(name: str | None) -> torch.device:
+    """``auto``/None -> CUDA when available else CPU; otherwise the named device (checked)."""
+    if name in (None, "", "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise ConfigError(f"train.device: {exc}") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"train.device: {name} requested but CUDA is not available")
+    return device
+
+
+def split_dir(data_cfg: DataConfig, split: str) -> Path:
+    """``data.root/<split>``; ConfigError naming data.root when it does not exist."""
+    if not data_cfg.root:
+        raise ConfigError("data.root: not set (pass data.root=/path/to/deepfashion2)")
+    path = Path(data_cfg.root) / split
+    if not path.is_dir():
+        raise ConfigError(f"data.root: {path} is not a directory")
+    return path
+
+
+def epoch_batches(
+    num_items: int, batch_size: int, seed: int, epoch: int, rank: int = 0, world_size: int = 1
+) -> list[list[int]]:
+    """This rank's batches of a shuffled epoch, as a function of (seed, epoch) only.
+
+    Like DistributedSampler: one permutation shared by all ranks, padded by repeating its start so
+    that it divides evenly, then rank `rank` takes every `world_size`-th index; the rank's indices
+    are cut into batches of `batch_size` (the last may be shorter).
+    """
+    if num_items == 0:
+        return []
+    generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
+    order = torch.randperm(num_items, generator=generator).tolist()
+    pad = (-len(order)) % world_size
+    order += order[:pad]
+    mine = order[rank::world_size]
+    return [mine[i : i + batch_size] for i in range(0, len(mine), batch_size)]

@@ -1,0 +1,89 @@
+"""Atomic checkpoints and the random-number-generator state that makes resuming exact.
+
+A checkpoint is a plain dict saved with ``torch.save`` through
+``fashionvision.io_utils.atomic_path``: a crash or an error during the save leaves the previous
+file intact.  Everything in it is a tensor,
+a number, a string or a container of those, so it loads with ``torch.load(weights_only=True)``.
+Keys written by the trainer: ``model``, ``optimizer``, ``scheduler``, ``scaler``, ``epoch``,
+``iter_in_epoch``, ``iteration``, ``data_seed``, ``config``, ``rng``.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from fashionvision.errors import FashionVisionError
+from fashionvision.io_utils import atomic_path
+
+
+class CheckpointError(FashionVisionError):
+    """A checkpoint file that is missing, unreadable or lacks a required entry."""
+
+
+def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
+    """Write `state` to `path` atomically (temporary file, then rename); returns the path."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+    return path
+
+
+def load_checkpoint(
+    path: str | Path, map_location: str | torch.device = "cpu", required: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Load a checkpoint dict; CheckpointError naming the file when it is absent or malformed."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # the unpickler raises anything (IndexError, KeyError...) on garbage
+        raise CheckpointError(f"{path}: not a readable checkpoint ({exc})") from exc
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: expected a dict, got {type(state).__name__}")
+    missing = [key for key in required if key not in state]
+    if missing:
+        raise CheckpointError(f"{path}: missing entries {missing}")
+    return state
+
+
+def rng_state() -> dict[str, Any]:
+    """The CPU/CUDA torch, numpy and Python RNG states, in a weights_only-loadable form."""
+    np_state = np.random.get_state()
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "python": random.getstate(),
+        "numpy": {
+            "keys": torch.from_numpy(np_state[1].astype(np.int64)),
+            "pos": int(np_state[2]),
+            "has_gauss": int(np_state[3]),
+            "cached_gaussian": float(np_state[4]),
+        },
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what :func:`rng_state` captured (the CUDA part only when CUDA is available)."""
+    torch.set_rng_state(state["torch"].cpu())
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    np_state = state["numpy"]
+    np.random.set_state(
+        (
+            "MT19937",
+            np_state["keys"].numpy().astype(np.uint32),
+            np_state["pos"],
+            np_state["has_gauss"],
+            np_state["cached_gaussian"],
+        )
+    )
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])

@@ -1,0 +1,70 @@
+"""Learning-rate schedule: linear warm-up, then ×gamma at each milestone (detectron2's 1x shape).
+
+Milestones are given in epochs by the config and converted to iterations with the number of
+iterations per epoch, so the same preset works for any data set size and batch size.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Sequence
+
+import torch
+from torch.optim.lr_scheduler import LRScheduler
+
+
+def lr_factor(
+    iteration: int,
+    *,
+    warmup_iters: int,
+    warmup_factor: float,
+    milestones: Sequence[int],
+    gamma: float,
+) -> float:
+    """Multiplier of the base lr at `iteration` (0-based, the iteration about to run).
+
+    Warm-up rises linearly from `warmup_factor` at iteration 0 to 1 at `warmup_iters`; the decay
+    multiplies by `gamma` once for every milestone <= `iteration` (milestones in iterations).
+    """
+    decay = gamma ** bisect_right(sorted(milestones), iteration)
+    if iteration >= warmup_iters or warmup_iters <= 0:
+        return decay
+    alpha = iteration / warmup_iters
+    return decay * (warmup_factor * (1.0 - alpha) + alpha)
+
+
+def epochs_to_iters(epochs: Sequence[int], iters_per_epoch: int) -> list[int]:
+    """Milestones in epochs -> the first iteration of each of those epochs."""
+    return [int(e) * iters_per_epoch for e in epochs]
+
+
+class WarmupMultiStepLR(LRScheduler):
+    """``lr = base_lr * lr_factor(iteration)``; call ``step()`` once per iteration.
+
+    All parameters are plain attributes, so ``state_dict()`` round-trips them through a checkpoint.
+    """
+
+    def __init__(
+        self,
+        optimizer: torch.optim.Optimizer,
+        milestones: Sequence[int],
+        gamma: float = 0.1,
+        warmup_iters: int = 500,
+        warmup_factor: float = 0.001,
+        last_epoch: int = -1,
+    ):
+        self.milestones = sorted(int(m) for m in milestones)
+        self.gamma = float(gamma)
+        self.warmup_iters = int(warmup_iters)
+        self.warmup_factor = float(warmup_factor)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        factor = lr_factor(
+            self.last_epoch,
+            warmup_iters=self.warmup_iters,
+            warmup_factor=self.warmup_factor,
+            milestones=self.milestones,
+            gamma=self.gamma,
+        )
+        return [base * factor for base in self.base_lrs]

@@ -1,0 +1,433 @@
+"""The training loop: SGD + warm-up/multi-step schedule, AMP, DDP, metrics, evaluation, resume.
+
+Run layout (``RUN_DIR``): ``config.yaml`` (the resolved config), ``metrics.csv`` (one row every
+``train.log_every`` iterations: raw and weighted losses, lr, seconds per iteration),
+``eval_epochN.json`` (box/mask/landmark AP on the validation split), ``last.pt`` (full training
+state, every ``train.checkpoint_every`` iterations and at each epoch end) and ``model_final.pt``.
+
+Determinism and resume: the batches of an epoch are a function of (seed, epoch) only, so resuming
+rebuilds the epoch's batch list and skips the ``iter_in_epoch`` batches already done; the
+checkpoint also holds the RNG states, so on CPU with ``data.workers=0`` a resumed run takes exactly
+the steps of an uninterrupted one.  With workers > 0 the data order is still exact but random
+augmentation inside worker processes is not replayed.  Under DDP only rank 0's RNG state is
+saved; the other ranks reseed from (seed, rank, iteration) on resume.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from fashionvision.config import Config, config_to_dict, save_config
+from fashionvision.engine import distributed as D
+from fashionvision.engine.build import build_model, epoch_batches, resolve_device, split_dir
+from fashionvision.engine.checkpoint import (
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
+from fashionvision.engine.losses import weighted_loss
+from fashionvision.engine.schedule import WarmupMultiStepLR, epochs_to_iters
+from fashionvision.errors import FashionVisionError
+from fashionvision.io_utils import atomic_write, write_json
+from fashionvision.structures import ImageAnnotation
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, numpy and torch (CPU and CUDA)."""
+    import random
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+class ListBatchSampler(Sampler[list[int]]):
+    """Yields a precomputed list of batches (lets a resumed epoch start mid-way)."""
+
+    def __init__(self, batches: Sequence[list[int]]):
+        self.batches = [list(b) for b in batches]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
+@dataclass
+class TrainState:
+    """Where training stands: `iter_in_epoch` batches of epoch `epoch` (0-based) are done."""
+
+    epoch: int = 0
+    iter_in_epoch: int = 0
+    iteration: int = 0
+
+
+class MetricsLog:
+    """RUN_DIR/metrics.csv, appended one flushed row at a time.
+
+    Appending (rather than rewriting) keeps logging O(1); a crash can cut at most the last line.
+    On resume the rows logged after the checkpoint are dropped (atomic rewrite) so the file has
+    each iteration once.
+    """
+
+    def __init__(self, path: Path, resume_iteration: int | None):
+        self.path = path
+        self.fieldnames: list[str] | None = None
+        if resume_iteration is None or not path.exists():
+            path.unlink(missing_ok=True)
+            return
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            self.fieldnames = list(reader.fieldnames or [])
+            rows = [r for r in reader if int(r["iteration"]) <= resume_iteration]
+        atomic_write(path, lambda f: self._write_rows(f, rows, header=True))
+
+    def _write_rows(self, f: Any, rows: list[dict[str, Any]], header: bool) -> None:
+        writer = csv.DictWriter(f, fieldnames=self.fieldnames or [], extrasaction="ignore")
+        if header:
+            writer.writeheader()
+        writer.writerows(rows)
+
+    def append(self, row: dict[str, Any]) -> None:
+        new_file = self.fieldnames is None
+        if new_file:
+            self.fieldnames = list(row)
+        with open(self.path, "a", newline="") as f:
+            self._write_rows(f, [row], header=new_file)
+            f.flush()
+
+
+def tensorboard_writer(log_dir: Path) -> Any | None:
+    """A TensorBoard SummaryWriter when the tensorboard package is installed, else None."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(log_dir=str(log_dir))
+
+
+class Trainer:
+    """Trains Match R-CNN as `cfg` says, writing to `out_dir` (see the module docstring).
+
+    `model`, `train_dataset` (+ its `train_records`, needed for pair sampling) and `val_records`
+    (+ `val_split_dir`) default to what `cfg` describes; tests pass small ones.  The dataset yields
+    ``(image FloatTensor [3, H, W], target dict)`` as ``fashionvision.data.dataset`` does.
+    """
+
+    def __init__(
+        self,
+        cfg: Config,
+        out_dir: str | Path,
+        *,
+        model: nn.Module | None = None,
+        train_dataset: Dataset | None = None,
+        train_records: Sequence[ImageAnnotation] | None = None,
+        val_split_dir: str | Path | None = None,
+        val_records: Sequence[ImageAnnotation] | None = None,
+    ):
+        self.cfg = cfg
+        self.out_dir = Path(out_dir)
+        self.device = resolve_device(cfg.train.device)
+        self.dist = D.init_distributed(self.device.type)
+        if self.device.type == "cuda" and self.dist.distributed:
+            self.device = torch.device("cuda", self.dist.local_rank)
+        self.batch_size = D.per_rank_batch_size(cfg.solver.batch_size, self.dist)
+        seed_everything(cfg.train.seed + self.dist.rank)
+        self.model = (model if model is not None else build_model(cfg.model)).to(self.device)
+        self.train_dataset, self.train_records = self._train_data(train_dataset, train_records)
+        self.val_split_dir, self.val_records = self._val_data(val_split_dir, val_records)
+        self.iters_per_epoch = len(self.epoch_plan(0))
+        if self.iters_per_epoch == 0:
+            raise FashionVisionError("training split is empty: nothing to train on")
+        self.ddp_model: nn.Module = self.model
+        if self.dist.distributed:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            # some streams get no loss in a batch (e.g. no positive pair), hence unused parameters
+            self.ddp_model = nn.parallel.DistributedDataParallel(
+                self.model, device_ids=ids, find_unused_parameters=True
+            )
+        self.optimizer, self.scheduler = self._optimizer()
+        self.amp = bool(cfg.solver.amp and self.device.type == "cuda")
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp)
+        self.state = TrainState()
+        self.history: list[dict[str, Any]] = []
+        self.tensorboard: Any | None = None
+
+    # ----------------------------------------------------------------- construction helpers
+    def _train_data(
+        self, dataset: Dataset | None, records: Sequence[ImageAnnotation] | None
+    ) -> tuple[Dataset, list[ImageAnnotation] | None]:
+        if dataset is not None:
+            return dataset, list(records) if records is not None else None
+        from fashionvision.data.dataset import DeepFashion2Dataset
+        from fashionvision.data.transforms import RandomHorizontalFlip
+
+        flip = (
+            RandomHorizontalFlip(self.cfg.data.flip_prob) if self.cfg.data.flip_prob > 0 else None
+        )
+        ds = DeepFashion2Dataset(
+            split_dir(self.cfg.data, self.cfg.data.train_split), transforms=flip
+        )
+        return ds, ds.records
+
+    def _val_data(
+        self, folder: str | Path | None, records: Sequence[ImageAnnotation] | None
+    ) -> tuple[Path | None, list[ImageAnnotation] | None]:
+        if records is not None:
+            return (Path(folder) if folder is not None else None), list(records)
+        if not self.cfg.data.root:
+            return None, None
+        path = Path(self.cfg.data.root) / self.cfg.data.val_split
+        if not path.is_dir():
+            return None, None
+        from fashionvision.data.deepfashion2 import load_split
+
+        return path, load_split(path)
+
+    def _optimizer(self) -> tuple[torch.optim.Optimizer, WarmupMultiStepLR]:
+        s = self.cfg.solver
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        optimizer = torch.optim.SGD(
+            params, lr=s.base_lr, momentum=s.momentum, weight_decay=s.weight_decay
+        )
+        scheduler = WarmupMultiStepLR(
+            optimizer,
+            milestones=epochs_to_iters(s.steps, self.iters_per_epoch),
+            gamma=s.gamma,
+            warmup_iters=s.warmup_iters,
+            warmup_factor=s.warmup_factor,
+        )
+        return optimizer, scheduler
+
+    def epoch_plan(self, epoch: int) -> list[list[int]]:
+        """This rank's batches (dataset indices) for `epoch`; a function of (seed, epoch) only.
+
+        Pair sampling needs the records; a dataset given without them is plainly shuffled.
+        """
+        seed = self.cfg.train.seed
+        if self.cfg.data.pair_sampling and self.train_records is not None:
+            from fashionvision.data.dataset import PairBatchSampler
+
+            sampler = PairBatchSampler(
+                self.train_records,
+                self.batch_size,
+                seed=seed,
+                num_replicas=self.dist.world_size,
+                rank=self.dist.rank,
+            )
+            sampler.set_epoch(epoch)
+            return list(sampler)
+        return epoch_batches(
+            len(self.train_dataset),  # type: ignore[arg-type]
+            self.batch_size,
+            seed,
+            epoch,
+            self.dist.rank,
+            self.dist.world_size,
+        )
+
+    def _loader(self, batches: list[list[int]], epoch: int) -> DataLoader:
+        from fashionvision.data.dataset import collate_fn
+
+        # a private generator: creating the loader must not consume the global RNG (resume parity)
+        generator = torch.Generator().manual_seed(self.cfg.train.seed * 7919 + epoch)
+        return DataLoader(
+            self.train_dataset,
+            batch_sampler=ListBatchSampler(batches),
+            collate_fn=collate_fn,
+            num_workers=self.cfg.data.workers,
+            generator=generator,
+            pin_memory=self.device.type == "cuda",
+        )
+
+    # ----------------------------------------------------------------------- checkpoints
+    def checkpoint_state(self) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "epoch": self.state.epoch,
+            "iter_in_epoch": self.state.iter_in_epoch,
+            "iteration": self.state.iteration,
+            "data_seed": self.cfg.train.seed,
+            "config": config_to_dict(self.cfg),
+            "rng": rng_state(),
+        }
+
+    def save(self, name: str = "last.pt", full: bool = True) -> None:
+        """Rank 0 writes the full training state (or only model + config + position) atomically."""
+        if not self.dist.is_main:
+            return
+        state = self.checkpoint_state()
+        if not full:
+            state = {k: state[k] for k in ("model", "config", "epoch", "iteration")}
+        save_checkpoint(self.out_dir / name, state)
+
+    def resume(self, path: str | Path | None = None) -> None:
+        """Restore model, optimizer, scheduler, scaler, position and RNG from `path` (last.pt)."""
+        path = Path(path) if path is not None else self.out_dir / "last.pt"
+        keys = ("model", "optimizer", "scheduler", "scaler", "epoch", "iter_in_epoch", "iteration")
+        ckpt = load_checkpoint(path, map_location=self.device, required=keys)
+        if ckpt.get("data_seed", self.cfg.train.seed) != self.cfg.train.seed:
+            raise FashionVisionError(
+                f"{path}: data_seed {ckpt['data_seed']} differs from train.seed "
+                f"{self.cfg.train.seed}; the data position would not match"
+            )
+        self.model.load_state_dict(ckpt["model"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.scheduler.load_state_dict(ckpt["scheduler"])
+        if ckpt["scaler"]:  # empty when saved with AMP off (e.g. a CPU run resumed on CUDA)
+            self.scaler.load_state_dict(ckpt["scaler"])
+        self.state = TrainState(ckpt["epoch"], ckpt["iter_in_epoch"], ckpt["iteration"])
+        if self.dist.is_main and "rng" in ckpt:
+            set_rng_state(ckpt["rng"])
+        else:
+            seed_everything(self.cfg.train.seed + 1000 * self.dist.rank + self.state.iteration)
+
+    # ---------------------------------------------------------------------------- loop
+    def step(self, images: list[torch.Tensor], targets: list[dict[str, Any]]) -> dict[str, float]:
+        """One optimisation step; returns raw (``loss_*``) and weighted (``w_loss_*``) losses."""
+        images = [img.to(self.device, non_blocking=True) for img in images]
+        targets = [
+            {k: v.to(self.device) if torch.is_tensor(v) else v for k, v in t.items()}
+            for t in targets
+        ]
+        with torch.autocast(self.device.type, enabled=self.amp):
+            loss_dict = self.ddp_model(images, targets)
+        total, weighted = weighted_loss(loss_dict, self.cfg.loss)
+        if not torch.isfinite(total):
+            raise FloatingPointError(
+                f"loss is {total.item()} at iteration {self.state.iteration}: "
+                + ", ".join(f"{k}={v.item():.4g}" for k, v in loss_dict.items())
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(total).backward()
+        if self.cfg.solver.clip > 0:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.solver.clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        metrics = {"loss": total.item()}
+        metrics.update({k: v.item() for k, v in loss_dict.items()})
+        metrics.update({f"w_{k}": v.item() for k, v in weighted.items()})
+        return metrics
+
+    def _done(self) -> bool:
+        max_iters = self.cfg.train.max_iters
+        return max_iters is not None and self.state.iteration >= max_iters
+
+    def train_epoch(self, log: MetricsLog | None) -> None:
+        """Run the rest of epoch ``state.epoch`` (from ``state.iter_in_epoch``)."""
+        epoch = self.state.epoch
+        batches = self.epoch_plan(epoch)[self.state.iter_in_epoch :]
+        progress = None
+        if self.dist.is_main and self.cfg.train.progress:
+            from tqdm import tqdm
+
+            progress = tqdm(
+                total=self.state.iter_in_epoch + len(batches),
+                initial=self.state.iter_in_epoch,
+                desc=f"epoch {epoch + 1}/{self.cfg.solver.epochs}",
+                dynamic_ncols=True,
+            )
+        tic = time.perf_counter()
+        self.model.train()
+        for images, targets in self._loader(batches, epoch):
+            lr = self.optimizer.param_groups[0]["lr"]
+            metrics = self.step(images, targets)
+            self.state.iter_in_epoch += 1
+            self.state.iteration += 1
+            now = time.perf_counter()
+            metrics.update(lr=lr, time=now - tic)
+            tic = now
+            self._log(metrics, log, progress)
+            if self.state.iteration % self.cfg.train.checkpoint_every == 0:
+                self.save()
+            if self._done():
+                break
+        if progress is not None:
+            progress.close()
+
+    def _log(self, metrics: dict[str, float], log: MetricsLog | None, progress: Any) -> None:
+        """Progress bar every step (this rank's loss); CSV/TensorBoard rows averaged over ranks."""
+        if progress is not None:
+            progress.update(1)
+            progress.set_postfix(loss=f"{metrics['loss']:.3f}", lr=f"{metrics['lr']:.2g}")
+        if self.state.iteration % self.cfg.train.log_every:
+            return
+        metrics = D.reduce_mean(metrics, self.dist)  # every rank takes part in the all-reduce
+        if log is None:
+            return
+        row = {"epoch": self.state.epoch + 1, "iteration": self.state.iteration, **metrics}
+        self.history.append(row)
+        log.append(row)
+        if self.tensorboard is not None:
+            for key, value in metrics.items():
+                self.tensorboard.add_scalar(f"train/{key}", value, self.state.iteration)
+
+    def evaluate(self) -> dict[str, Any] | None:
+        """Validation AP after epoch ``state.epoch`` (rank 0 only), written to eval_epochN.json."""
+        if not self.dist.is_main or self.val_records is None or self.val_split_dir is None:
+            return None
+        from fashionvision.engine.evaluate import detect_records, evaluate_detections
+
+        dets = detect_records(
+            self.model, self.val_split_dir, self.val_records, self.device, self.batch_size
+        )
+        report = {"epoch": self.state.epoch, "iteration": self.state.iteration}
+        report.update(evaluate_detections(self.val_records, dets))
+        write_json(self.out_dir / f"eval_epoch{self.state.epoch}.json", report, indent=2)
+        return report
+
+    def fit(self, resume: bool = False) -> TrainState:
+        """Train to the end of the schedule (or ``train.max_iters``); returns the final state."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        if resume:
+            self.resume()
+        log = None
+        if self.dist.is_main:
+            save_config(self.cfg, self.out_dir / "config.yaml")
+            log = MetricsLog(self.out_dir / "metrics.csv", self.state.iteration if resume else None)
+            self.tensorboard = tensorboard_writer(self.out_dir / "tensorboard")
+        epochs = self.cfg.solver.epochs
+        while self.state.epoch < epochs and not self._done():
+            self.train_epoch(log)
+            if self.state.iter_in_epoch < len(self.epoch_plan(self.state.epoch)):
+                break  # stopped by max_iters mid-epoch
+            self.state.epoch += 1
+            self.state.iter_in_epoch = 0
+            self.save()
+            if self.state.epoch % self.cfg.train.eval_every == 0 or self.state.epoch == epochs:
+                self.evaluate()
+            D.barrier(self.dist)
+        self.save()
+        if self.state.epoch >= epochs:
+            self.save("model_final.pt", full=False)
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+        D.barrier(self.dist)
+        return self.state
+
+
+def train(cfg: Config, out_dir: str | Path, resume: bool = False) -> TrainState:
+    """Build everything from `cfg` and train; the entry point of ``fashionvision train``."""
+    trainer = Trainer(cfg, out_dir)
+    try:
+        return trainer.fit(resume=resume)
+    finally:
+        D.cleanup(trainer.dist)

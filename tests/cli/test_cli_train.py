@@ -1,0 +1,48 @@
+import pytest
+
+import fashionvision.cli as cli
+from fashionvision.data.synthetic import generate_dataset
+from fashionvision.engine.checkpoint import load_checkpoint
+
+SMALL = [
+    "model.min_size=64", "model.max_size=64", "model.representation_size=64",
+    "model.mask_head_width=16", "model.landmark_head_width=16", "model.landmark_convs=2",
+    "model.matching_width=16", "model.matching_dim=16", "model.rpn_pre_nms_top_n_train=100",
+    "model.rpn_post_nms_top_n_train=50", "model.box_batch_size_per_image=16",
+    "solver.batch_size=2", "train.progress=false", "train.log_every=1", "train.eval_every=100",
+]  # fmt: skip
+
+
+@pytest.fixture
+def main(monkeypatch):
+    """The real dispatcher, limited to this command so the test does not depend on the others."""
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ("train",))
+    return cli.main
+
+
+@pytest.mark.slow
+def test_train_then_resume_from_the_command_line(tmp_path, main, capsys):
+    generate_dataset(tmp_path / "data", train=4, val=0, seed=4, size=64)
+    run = tmp_path / "run"
+    base = ["train", "match_rcnn_tiny", *SMALL, f"data.root={tmp_path / 'data'}"]
+    assert main([*base, "train.max_iters=1", "--out", str(run)]) == 0
+    assert "iteration 1" in capsys.readouterr().out
+    assert load_checkpoint(run / "last.pt")["iteration"] == 1
+    assert main([*base, "train.max_iters=2", "--out", str(run), "--resume"]) == 0
+    state = load_checkpoint(run / "last.pt")
+    assert (state["iteration"], state["config"]["train"]["max_iters"]) == (2, 2)
+    assert len((run / "metrics.csv").read_text().splitlines()) == 3  # header + 2 iterations
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["solver.lr=0.1"], "unknown key 'solver.lr'"),
+        (["model.norm=batch"], "model.norm"),
+        (["data.root=/nonexistent"], "data.root"),
+        (["solver.batch_size"], "section.key=value"),
+    ],
+)
+def test_bad_config_exits_1_naming_the_key(tmp_path, main, capsys, extra, message):
+    assert main(["train", "match_rcnn_tiny", *extra, "--out", str(tmp_path)]) == 1
+    assert message in capsys.readouterr().err

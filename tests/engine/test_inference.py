@@ -1,0 +1,111 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import fashionvision
+from fashionvision.categories import CATEGORY_NAMES, category
+from fashionvision.config import config_to_dict, load_config
+from fashionvision.data.coco_format import detections_to_coco_results
+from fashionvision.data.synthetic import generate_dataset
+from fashionvision.engine.build import build_model
+from fashionvision.engine.checkpoint import CheckpointError, save_checkpoint
+from fashionvision.engine.inference import Predictor, load_image
+from fashionvision.errors import FashionVisionError
+
+SMALL = [
+    "model.min_size=64", "model.max_size=64", "model.representation_size=64",
+    "model.mask_head_width=16", "model.landmark_head_width=16", "model.landmark_convs=2",
+    "model.matching_width=16", "model.matching_dim=16", "model.rpn_pre_nms_top_n_test=50",
+    "model.rpn_post_nms_top_n_test=20", "model.box_detections_per_img=5",
+    "model.box_score_thresh=0.0",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    """A randomly initialised tiny model, its checkpoint and three synthetic 64 px images."""
+    root = tmp_path_factory.mktemp("inference")
+    generate_dataset(root / "data", train=0, val=2, seed=1, size=64)
+    torch.manual_seed(0)
+    cfg = load_config("match_rcnn_tiny", SMALL)
+    model = build_model(cfg.model).eval()
+    ckpt = save_checkpoint(
+        root / "model.pt", {"model": model.state_dict(), "config": config_to_dict(cfg)}
+    )
+    paths = sorted((root / "data" / "validation" / "image").glob("*.jpg"))
+    return model, ckpt, paths
+
+
+def test_predict_returns_category_local_landmarks_and_bool_masks(setup):
+    model, _, paths = setup
+    pil = Image.open(paths[0]).convert("RGB")
+    results = Predictor(model, "cpu").predict(
+        [pil, np.asarray(pil), paths[0]], score_threshold=0.0, batch_size=2
+    )
+    assert len(results) == 3
+    first = results[0]
+    k = len(first["scores"])
+    assert 0 < k <= 5 and first["boxes"].shape == (k, 4) and first["labels"].dtype == np.int64
+    assert first["masks"].shape == (k, 64, 64) and first["masks"].dtype == bool
+    assert first["embeddings"].shape == (k, 16)
+    assert first["category_names"] == [CATEGORY_NAMES[int(c)] for c in first["labels"]]
+    for label, lm in zip(first["labels"], first["landmarks"], strict=True):
+        assert lm.shape == (category(int(label)).num_landmarks, 3)
+    # the three inputs are the same picture
+    for other in results[1:]:
+        np.testing.assert_allclose(other["boxes"], first["boxes"], atol=1e-4)
+    assert np.all(np.diff(first["scores"]) <= 0)
+
+
+def test_score_threshold_filters_everything(setup):
+    model, _, paths = setup
+    [result] = Predictor(model, "cpu").predict([paths[0]], score_threshold=1.01)
+    assert result["boxes"].shape == (0, 4) and result["masks"].shape == (0, 64, 64)
+    assert result["landmarks"] == [] and result["category_names"] == []
+
+
+def test_load_rebuilds_the_model_from_the_checkpoint(setup):
+    model, ckpt, paths = setup
+    loaded = fashionvision.load(ckpt, device="cpu")
+    a = Predictor(model, "cpu").predict(paths, score_threshold=0.0)
+    b = loaded.predict(paths, score_threshold=0.0)
+    for x, y in zip(a, b, strict=True):
+        assert np.array_equal(x["boxes"], y["boxes"]) and np.array_equal(x["labels"], y["labels"])
+
+
+def test_detections_convert_to_coco_results(setup):
+    model, _, paths = setup
+    [dets] = Predictor(model, "cpu").detections([paths[1]], [42], score_threshold=0.0)
+    rows = detections_to_coco_results(dets)
+    assert rows and {r["image_id"] for r in rows} == {42}
+    row = rows[0]
+    assert len(row["keypoints"]) == 882 and isinstance(row["segmentation"]["counts"], str)
+    cat = category(row["category_id"])
+    kps = np.asarray(row["keypoints"]).reshape(294, 3)
+    outside = np.ones(294, bool)
+    outside[cat.landmark_slice] = False
+    assert np.all(kps[outside] == 0)
+    x1, y1, x2, y2 = dets[0].bbox
+    assert row["bbox"] == pytest.approx([x1, y1, x2 - x1, y2 - y1])
+
+
+def test_bad_inputs_and_checkpoints_name_the_file(setup, tmp_path):
+    model, _, _ = setup
+    with pytest.raises(FashionVisionError, match="nope.jpg: image file not found"):
+        load_image(tmp_path / "nope.jpg")
+    text = tmp_path / "notes.jpg"
+    text.write_text("not an image")
+    with pytest.raises(FashionVisionError, match="notes.jpg: cannot read image"):
+        load_image(text)
+    with pytest.raises(FashionVisionError, match="HxWx3 uint8"):
+        load_image(np.zeros((4, 4), np.float32))
+    no_config = save_checkpoint(tmp_path / "weights.pt", {"model": model.state_dict()})
+    with pytest.raises(CheckpointError, match=r"weights.pt: missing entries \['config'\]"):
+        fashionvision.load(no_config)
+    cfg = load_config("match_rcnn_tiny", [*SMALL, "model.matching_dim=8"])
+    mismatch = save_checkpoint(
+        tmp_path / "other.pt", {"model": model.state_dict(), "config": config_to_dict(cfg)}
+    )
+    with pytest.raises(CheckpointError, match="other.pt: model: weights do not fit"):
+        fashionvision.load(mismatch)

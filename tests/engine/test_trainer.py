@@ -1,0 +1,133 @@
+import csv
+import json
+
+import pytest
+import torch
+
+from fashionvision.config import load_config
+from fashionvision.data.synthetic import generate_dataset
+from fashionvision.engine.build import epoch_batches
+from fashionvision.engine.checkpoint import load_checkpoint
+from fashionvision.engine.trainer import Trainer
+from fashionvision.errors import FashionVisionError
+
+# the tiny preset shrunk further so one iteration takes well under a second on a CPU
+SMALL = [
+    "model.min_size=64",
+    "model.max_size=64",
+    "model.representation_size=64",
+    "model.mask_head_width=16",
+    "model.landmark_head_width=16",
+    "model.landmark_convs=2",
+    "model.matching_width=16",
+    "model.matching_dim=16",
+    "model.rpn_pre_nms_top_n_train=100",
+    "model.rpn_post_nms_top_n_train=50",
+    "model.rpn_pre_nms_top_n_test=50",
+    "model.rpn_post_nms_top_n_test=20",
+    "model.box_batch_size_per_image=16",
+    "model.box_detections_per_img=5",
+    "solver.batch_size=2",
+    "solver.warmup_iters=2",
+    "train.log_every=1",
+    "train.progress=false",
+    "data.workers=0",
+    "train.eval_every=100",
+]
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synthetic")
+    generate_dataset(root, train=6, val=4, seed=0, size=64)
+    return root
+
+
+def _trainer(data_root, out, *extra):
+    cfg = load_config("match_rcnn_tiny", [*SMALL, f"data.root={data_root}", *extra])
+    return Trainer(cfg, out)
+
+
+def _losses(trainer):
+    return [(row["iteration"], row["loss"]) for row in trainer.history]
+
+
+def test_epoch_batches_are_deterministic_and_rank_disjoint():
+    a = epoch_batches(10, 2, seed=3, epoch=1, rank=0, world_size=2)
+    b = epoch_batches(10, 2, seed=3, epoch=1, rank=1, world_size=2)
+    assert a == epoch_batches(10, 2, seed=3, epoch=1, rank=0, world_size=2)
+    flat_a, flat_b = sum(a, []), sum(b, [])
+    assert not set(flat_a) & set(flat_b) and sorted(flat_a + flat_b) == list(range(10))
+    assert epoch_batches(10, 2, seed=3, epoch=2) != epoch_batches(10, 2, seed=3, epoch=1)
+    padded = epoch_batches(5, 4, seed=0, epoch=0, rank=1, world_size=2)
+    assert [len(x) for x in padded] == [3]  # 5 items padded to 6, 3 per rank
+
+
+@pytest.mark.slow
+def test_cpu_training_is_deterministic_and_resume_takes_the_same_next_step(data_root, tmp_path):
+    first = _trainer(data_root, tmp_path / "a", "train.max_iters=3")
+    first.fit()
+    assert [i for i, _ in _losses(first)] == [1, 2, 3]
+    assert len({loss for _, loss in _losses(first)}) == 3  # real steps, not a constant
+
+    # a second run from the same seed, stopped after 2 iterations (mid-epoch) ...
+    stopped = _trainer(data_root, tmp_path / "b", "train.max_iters=2")
+    stopped.fit()
+    assert _losses(stopped) == _losses(first)[:2]  # identical losses: CPU determinism
+    state = load_checkpoint(tmp_path / "b" / "last.pt")
+    assert (state["epoch"], state["iter_in_epoch"], state["iteration"]) == (0, 2, 2)
+    # ... then resumed in a new Trainer: the next step is the uninterrupted run's third step
+    resumed = _trainer(data_root, tmp_path / "b", "train.max_iters=3")
+    resumed.fit(resume=True)
+    assert _losses(resumed) == _losses(first)[2:]
+    with open(tmp_path / "b" / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [float(r["loss"]) for r in rows] == [loss for _, loss in _losses(first)]
+    assert float(rows[0]["lr"]) == pytest.approx(0.02 * 0.001)  # warm-up start
+
+
+@pytest.mark.slow
+def test_a_short_run_writes_metrics_eval_and_checkpoints(data_root, tmp_path):
+    trainer = _trainer(data_root, tmp_path, "solver.epochs=1", "train.checkpoint_every=2")
+    state = trainer.fit()
+    assert (state.epoch, state.iteration) == (1, trainer.iters_per_epoch)
+    names = {p.name for p in tmp_path.iterdir()}
+    assert {"config.yaml", "metrics.csv", "last.pt", "model_final.pt", "eval_epoch1.json"} <= names
+    with open(tmp_path / "metrics.csv", newline="") as f:
+        row = next(csv.DictReader(f))
+    for key in (
+        "loss",
+        "lr",
+        "time",
+        "loss_classifier",
+        "loss_landmark",
+        "loss_pair",
+        "w_loss_mask",
+    ):
+        assert key in row
+    raw = sum(float(row[k]) for k in row if k.startswith("loss_"))
+    assert float(row["loss"]) == pytest.approx(raw, rel=1e-5)  # all λ = 1 in the preset
+    final = load_checkpoint(tmp_path / "model_final.pt", required=("model", "config"))
+    assert "optimizer" not in final and final["config"]["model"]["matching_dim"] == 16
+    assert torch.equal(
+        final["model"]["roi_heads.box_predictor.cls_score.weight"],
+        trainer.model.state_dict()["roi_heads.box_predictor.cls_score.weight"],
+    )
+    report = json.loads((tmp_path / "eval_epoch1.json").read_text())
+    assert report["epoch"] == 1 and 0.0 <= report["bbox"]["AP"] <= 1.0
+
+
+def test_missing_data_root_and_missing_checkpoint(data_root, tmp_path):
+    with pytest.raises(FashionVisionError, match="data.root"):
+        Trainer(load_config("match_rcnn_tiny", [*SMALL, "data.root=/nonexistent"]), tmp_path)
+    with pytest.raises(FashionVisionError, match="last.pt: checkpoint not found"):
+        _trainer(data_root, tmp_path / "out").fit(resume=True)
+
+
+def test_batch_must_split_over_processes():
+    from fashionvision.config import ConfigError
+    from fashionvision.engine.distributed import DistInfo, per_rank_batch_size
+
+    assert per_rank_batch_size(16, DistInfo(rank=1, world_size=8, local_rank=1)) == 2
+    with pytest.raises(ConfigError, match="solver.batch_size"):
+        per_rank_batch_size(6, DistInfo(rank=0, world_size=4))
