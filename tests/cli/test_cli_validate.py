@@ -1,0 +1,88 @@
+"""`fashionvision validate`: messages, summary and exit codes, run in-process."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import fashionvision.cli as cli
+from fashionvision.data.deepfashion2 import annotation_path, write_annotation
+from fashionvision.structures import Garment, ImageAnnotation
+
+
+@pytest.fixture(autouse=True)
+def only_validate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Register just this command, so the test does not depend on the other commands' modules."""
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ("validate",))
+
+
+@pytest.fixture
+def split(tmp_path: Path) -> Path:
+    """Three valid images (ids 1..3) of one skirt each, 50x40 pixels."""
+    root = tmp_path / "validation"
+    (root / "image").mkdir(parents=True)
+    for image_id in (1, 2, 3):
+        item = Garment(9, (5.0, 5.0, 30.0, 30.0), np.zeros((0, 3)), [[5, 5, 30, 5, 30, 30]])
+        ann = ImageAnnotation(image_id, f"image/{image_id:06d}.jpg", 50, 40, "shop", 1, [item])
+        write_annotation(root, ann)
+        Image.new("RGB", (50, 40)).save(root / ann.file_name)
+    return root
+
+
+def _edit(split: Path, image_id: int, **item_fields: object) -> Path:
+    path = annotation_path(split, image_id)
+    obj = json.loads(path.read_text())
+    obj["item1"].update(item_fields)
+    path.write_text(json.dumps(obj))
+    return path
+
+
+def test_valid_split_exits_0(split: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["validate", str(split)]) == 0
+    out = capsys.readouterr().out
+    assert out.strip() == ("3 files checked, 0 files with errors, 0 problems "
+                           "(0 bad items, 0 unusable files)")
+
+
+def test_problems_are_listed_and_exit_1(split: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = _edit(split, 2, category_id=20, occlusion=0)
+    other = _edit(split, 3, bounding_box=[5, 5, 60, 30])
+    assert cli.main(["validate", str(split), "--no-cache"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"{bad}: item1.category_id: unknown category id 20 (expected 1..13)"
+    assert lines[1] == f"{bad}: item1.occlusion: must be between 1 and 3, got 0"
+    assert lines[2].startswith(f"{other}: item1.bounding_box: box [5.0, 5.0, 60.0, 30.0] lies")
+    assert lines[3] == ("3 files checked, 2 files with errors, 3 problems "
+                        "(2 bad items, 2 unusable files)")
+
+
+def test_max_errors_limits_printing_not_counting(
+    split: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _edit(split, 1, scale=9, zoom_in=9, viewpoint=9)
+    assert cli.main(["validate", str(split), "--max-errors", "1"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and lines[0].endswith("item1.scale: must be between 1 and 3, got 9")
+    assert lines[1] == "... 2 more problems not shown (--max-errors 1)"
+    assert lines[2].startswith("3 files checked, 1 files with errors, 3 problems")
+
+
+def test_missing_directory_is_an_error_without_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["validate", str(tmp_path / "missing")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "split directory not found" in err
+    assert "Traceback" not in err
+
+
+def test_split_without_annotations_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "annos").mkdir()
+    assert cli.main(["validate", str(tmp_path)]) == 1
+    assert "no annotation files" in capsys.readouterr().err
