@@ -33,7 +33,7 @@ class AnnotationError(FashionVisionError):
         super().__init__("\n".join(str(p) for p in self.problems))
 
     @classmethod
-    def single(cls, path: str | Path, field: str, message: str) -> "AnnotationError":
+    def single(cls, path: str | Path, field: str, message: str) -> AnnotationError:
         return cls([Problem(str(path), field, message)])
 
 

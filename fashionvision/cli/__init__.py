@@ -1,8 +1,8 @@
 """`fashionvision <command>`: parse arguments, call the library, format the result.
 
 Each command lives in its own module of this package exposing ``register(subparsers)``, which adds
-a sub-parser whose ``func(args) -> int`` does the work. User errors (`FashionVisionError`) are printed
-as one message per line with exit code 1 and no traceback.
+a sub-parser whose ``func(args) -> int`` does the work. User errors (`FashionVisionError`) are
+printed as one message per line with exit code 1 and no traceback.
 """
 
 from __future__ import annotations

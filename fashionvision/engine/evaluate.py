@@ -10,11 +10,11 @@ import torch
 from torch import nn
 
 from fashionvision.data.coco_format import detections_to_coco_results, split_to_coco
+from fashionvision.detections import output_to_detections
 from fashionvision.engine.inference import (
     batched,
     forward_images,
     load_image,
-    output_to_detections,
 )
 from fashionvision.structures import Detection, ImageAnnotation
 

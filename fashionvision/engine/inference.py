@@ -16,19 +16,18 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
-from pycocotools import mask as mask_utils
 from torch import nn
 from torchvision.transforms import functional as TF
 
-from fashionvision.categories import CATEGORY_NAMES, to_local
+from fashionvision.categories import CATEGORY_NAMES
 from fashionvision.config import ModelConfig
+from fashionvision.detections import binary_masks, local_landmarks, output_to_detections
 from fashionvision.engine.build import build_model, resolve_device
 from fashionvision.engine.checkpoint import CheckpointError, load_checkpoint
 from fashionvision.errors import FashionVisionError
 from fashionvision.structures import Detection
 
 ImageInput = Image.Image | np.ndarray | str | Path
-MASK_THRESHOLD = 0.5
 
 
 def load_image(image: ImageInput, name: str = "<array>") -> torch.Tensor:
@@ -78,50 +77,6 @@ def keep_confident(
     """The detections of one output dict whose score is >= `score_threshold`."""
     keep = output["scores"] >= score_threshold
     return {k: v[keep] if v.ndim and len(v) == len(keep) else v for k, v in output.items()}
-
-
-def binary_masks(output: dict[str, torch.Tensor]) -> np.ndarray | None:
-    """Mask probabilities [K, 1, H, W] -> bool [K, H, W] (threshold 0.5, Mask R-CNN's)."""
-    if "masks" not in output:
-        return None
-    return (output["masks"][:, 0] >= MASK_THRESHOLD).numpy()
-
-
-def local_landmarks(output: dict[str, torch.Tensor]) -> list[np.ndarray] | None:
-    """Global [K, 294, 3] landmarks -> per detection (n, 3) in its category's own numbering."""
-    if "landmarks" not in output:
-        return None
-    labels = output["labels"].tolist()
-    return [
-        to_local(int(c), lm.numpy()).copy()
-        for c, lm in zip(labels, output["landmarks"], strict=True)
-    ]
-
-
-def output_to_detections(output: dict[str, torch.Tensor], image_id: int) -> list[Detection]:
-    """One image's (already filtered) output -> Detection records with RLE masks."""
-    masks = binary_masks(output)
-    rles = (
-        mask_utils.encode(np.asfortranarray(masks.transpose(1, 2, 0).astype(np.uint8)))
-        if masks is not None and len(masks)
-        else None
-    )
-    landmarks = local_landmarks(output)
-    embeddings = output.get("embeddings")
-    dets = []
-    for k in range(len(output["scores"])):
-        dets.append(
-            Detection(
-                image_id=image_id,
-                category_id=int(output["labels"][k]),
-                score=float(output["scores"][k]),
-                bbox=tuple(float(v) for v in output["boxes"][k].tolist()),  # type: ignore[arg-type]
-                landmarks=landmarks[k] if landmarks is not None else None,
-                mask=rles[k] if rles is not None else None,
-                embedding=embeddings[k].numpy() if embeddings is not None else None,
-            )
-        )
-    return dets
 
 
 def output_to_prediction(output: dict[str, torch.Tensor]) -> dict[str, Any]:

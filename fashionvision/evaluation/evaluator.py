@@ -11,48 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import torch
-from pycocotools import mask as mask_utils
 
-from fashionvision.categories import to_local
 from fashionvision.data.coco_format import detections_to_coco_results
+from fashionvision.detections import output_to_detections
 from fashionvision.evaluation.coco_eval import TASKS, evaluate_coco
-from fashionvision.structures import Detection
-
-MASK_THRESHOLD = 0.5
-
-
-def _encode_masks(masks: torch.Tensor) -> list[dict[str, Any]]:
-    """[K,1,H,W] probabilities -> K COCO RLEs of the masks thresholded at 0.5."""
-    binary = (masks[:, 0] > MASK_THRESHOLD).to(torch.uint8).cpu().numpy()  # [K,H,W]
-    return mask_utils.encode(np.asfortranarray(binary.transpose(1, 2, 0)))
-
-
-def output_to_detections(
-    image_id: int, output: dict[str, torch.Tensor], masks: bool = True, landmarks: bool = True
-) -> list[Detection]:
-    """One image's eval output -> Detection records.
-
-    `output`: boxes [K,4] xyxy pixels, labels [K] (1..13), scores [K], optionally masks [K,1,H,W]
-    probabilities and landmarks [K,294,3] (x, y, score; global layout). Landmarks are stored in
-    the predicted category's local numbering, as `Detection` requires.
-    """
-    boxes = output["boxes"].detach().cpu().double().numpy()
-    labels = output["labels"].detach().cpu().tolist()
-    scores = output["scores"].detach().cpu().tolist()
-    rles = _encode_masks(output["masks"].detach()) if masks and "masks" in output else None
-    marks = output.get("landmarks") if landmarks else None
-    marks_np = marks.detach().cpu().double().numpy() if marks is not None else None
-    dets = []
-    for k, (label, score) in enumerate(zip(labels, scores, strict=True)):
-        dets.append(Detection(
-            image_id=int(image_id), category_id=int(label), score=float(score),
-            bbox=tuple(float(v) for v in boxes[k]),  # type: ignore[arg-type]
-            landmarks=to_local(int(label), marks_np[k]) if marks_np is not None else None,
-            mask=rles[k] if rles is not None else None,
-        ))
-    return dets
 
 
 class COCOStyleEvaluator:
@@ -91,7 +54,7 @@ class COCOStyleEvaluator:
         with_masks = "segm" in self.tasks
         with_landmarks = "landmarks" in self.tasks
         for image_id, output in zip(image_ids, outputs, strict=True):
-            dets = output_to_detections(image_id, output, with_masks, with_landmarks)
+            dets = output_to_detections(output, image_id, with_masks, with_landmarks)
             self._rows.extend(detections_to_coco_results(dets))
 
     def evaluate(self) -> dict[str, dict[str, Any]]:

@@ -1,0 +1,64 @@
+"""The model's eval output dict -> plain arrays and `Detection` records: the one decoder.
+
+An output dict follows torchvision's detection convention: ``boxes`` [K, 4] xyxy pixels,
+``labels`` [K] (1..13), ``scores`` [K], and optionally ``masks`` [K, 1, H, W] probabilities,
+``landmarks`` [K, 294, 3] (x, y, score; global layout) and ``embeddings`` [K, D].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from pycocotools import mask as mask_utils
+
+from fashionvision.categories import to_local
+from fashionvision.structures import Detection
+
+# Mask R-CNN's binarisation of mask probabilities (torchvision's paste_masks_in_image output).
+MASK_THRESHOLD = 0.5
+
+
+def binary_masks(output: dict[str, torch.Tensor]) -> np.ndarray | None:
+    """Mask probabilities [K, 1, H, W] -> bool [K, H, W]; None when the output has no masks."""
+    if "masks" not in output:
+        return None
+    return (output["masks"][:, 0] >= MASK_THRESHOLD).detach().cpu().numpy()
+
+
+def local_landmarks(output: dict[str, torch.Tensor]) -> list[np.ndarray] | None:
+    """Global [K, 294, 3] landmarks -> per detection (n, 3) in its category's own numbering."""
+    if "landmarks" not in output:
+        return None
+    labels = output["labels"].tolist()
+    marks = output["landmarks"].detach().cpu().double().numpy()
+    return [to_local(int(c), lm).copy() for c, lm in zip(labels, marks, strict=True)]
+
+
+def output_to_detections(
+    output: dict[str, torch.Tensor], image_id: int, masks: bool = True, landmarks: bool = True
+) -> list[Detection]:
+    """One image's output -> Detection records (RLE masks, category-local landmarks)."""
+    binary = binary_masks(output) if masks else None
+    rles = (
+        mask_utils.encode(np.asfortranarray(binary.transpose(1, 2, 0).astype(np.uint8)))
+        if binary is not None and len(binary)
+        else None
+    )
+    marks = local_landmarks(output) if landmarks else None
+    embeddings = output.get("embeddings")
+    emb = embeddings.detach().cpu().numpy() if embeddings is not None else None
+    boxes = output["boxes"].detach().cpu().double().numpy()
+    scores = output["scores"].detach().cpu().tolist()
+    labels = output["labels"].detach().cpu().tolist()
+    return [
+        Detection(
+            image_id=int(image_id),
+            category_id=int(labels[k]),
+            score=float(scores[k]),
+            bbox=(float(boxes[k, 0]), float(boxes[k, 1]), float(boxes[k, 2]), float(boxes[k, 3])),
+            landmarks=marks[k] if marks is not None else None,
+            mask=rles[k] if rles is not None else None,
+            embedding=emb[k] if emb is not None else None,
+        )
+        for k in range(len(scores))
+    ]
