@@ -1,0 +1,141 @@
+"""ResNet + FPN backbones (torchvision `BackboneWithFPN`) with a choice of normalisation layer.
+
+Three normalisations:
+
+* ``"frozen_bn"`` — torchvision's `FrozenBatchNorm2d`, the standard choice when fine-tuning from
+  ImageNet weights (the batch statistics of small detection batches are too noisy to learn);
+* ``"bn"`` — ordinary trainable `BatchNorm2d`;
+* ``"gn"`` — `GroupNorm` in the ResNet *and* the FPN, for training from random initialisation
+  (frozen BN from random init keeps unit statistics that do not match the activations and diverges).
+
+The FPN produces feature maps ``"0".."3"`` (strides 4, 8, 16, 32) and ``"pool"`` (stride 64), each
+with `fpn_channels` channels, as torchvision's detection models expect.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+import torch
+import torchvision
+from torch import nn
+from torchvision.models.detection.backbone_utils import BackboneWithFPN
+from torchvision.ops import FrozenBatchNorm2d
+from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
+
+from fashionvision.errors import FashionVisionError
+
+BackboneName = Literal["resnet18", "resnet34", "resnet50", "resnet101"]
+NormName = Literal["frozen_bn", "bn", "gn"]
+
+_RESNETS: dict[str, Callable[..., torchvision.models.ResNet]] = {
+    "resnet18": torchvision.models.resnet18,
+    "resnet34": torchvision.models.resnet34,
+    "resnet50": torchvision.models.resnet50,
+    "resnet101": torchvision.models.resnet101,
+}
+# From the last stage to the first: `trainable_layers=k` leaves the first k of these trainable.
+_STAGES = ("layer4", "layer3", "layer2", "layer1", "conv1")
+_GN_GROUPS = 32
+
+
+def group_norm(num_channels: int) -> nn.GroupNorm:
+    """GroupNorm with 32 groups (fewer when the channel count is not divisible by 32)."""
+    return nn.GroupNorm(math.gcd(_GN_GROUPS, num_channels), num_channels)
+
+
+def norm_layer_for(norm: str) -> Callable[[int], nn.Module]:
+    """The per-channel normalisation constructor named by `norm` ("frozen_bn" | "bn" | "gn")."""
+    layers: dict[str, Callable[[int], nn.Module]] = {
+        "frozen_bn": FrozenBatchNorm2d,
+        "bn": nn.BatchNorm2d,
+        "gn": group_norm,
+    }
+    if norm not in layers:
+        raise FashionVisionError(
+            f"model.norm: unknown normalisation {norm!r}; use one of {sorted(layers)}"
+        )
+    return layers[norm]
+
+
+def _load_weights(body: nn.Module, weights: str, name: str) -> None:
+    """Load ImageNet weights into a bare torchvision ResNet: a torchvision weight name
+    ("ResNet50_Weights.IMAGENET1K_V1", downloads) or a local state-dict file."""
+    path = Path(weights)
+    if path.suffix in {".pth", ".pt", ".bin"} or path.exists():
+        if not path.is_file():
+            raise FashionVisionError(f"{weights}: model.weights: file not found")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad user file
+            raise FashionVisionError(f"{weights}: model.weights: not a state dict ({exc})") from exc
+    else:
+        try:
+            enum = torchvision.models.get_weight(weights)
+        except (ValueError, AttributeError, KeyError) as exc:
+            raise FashionVisionError(
+                f"model.weights: {weights!r} is neither a file nor a torchvision weight name"
+            ) from exc
+        state = enum.get_state_dict(progress=True)
+    state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+    result = body.load_state_dict(state, strict=False)
+    missing = [k for k in result.missing_keys if not k.startswith("fc.")]
+    if missing or result.unexpected_keys:
+        raise FashionVisionError(
+            f"{weights}: model.weights: does not fit {name} (missing {missing[:3]}, "
+            f"unexpected {result.unexpected_keys[:3]}); "
+            "BatchNorm weights need norm 'bn' or 'frozen_bn'"
+        )
+
+
+def build_backbone(
+    name: BackboneName = "resnet50",
+    norm: NormName = "frozen_bn",
+    fpn_channels: int = 256,
+    trainable_layers: int | None = None,
+    weights: str | None = None,
+) -> BackboneWithFPN:
+    """A ResNet-FPN backbone: `images [B,3,H,W]` -> OrderedDict of `[B, fpn_channels, H/s, W/s]`.
+
+    Args:
+        name: ResNet depth.
+        norm: normalisation of the ResNet (and of the FPN when "gn"); see the module docstring.
+        fpn_channels: channels of every FPN output level.
+        trainable_layers: how many stages, counted from layer4 back to conv1, receive gradients
+            (0-5). ``None`` = 5 when training from scratch (`weights` None) and 3 otherwise.
+        weights: None (random init; nothing is downloaded), a torchvision weight name such as
+            ``"ResNet50_Weights.IMAGENET1K_V1"`` (downloaded) or a path to a ResNet state dict.
+    """
+    if name not in _RESNETS:
+        raise FashionVisionError(
+            f"model.backbone: unknown backbone {name!r}; use one of {sorted(_RESNETS)}"
+        )
+    if trainable_layers is None:
+        trainable_layers = 5 if weights is None else 3
+    if not 0 <= trainable_layers <= 5:
+        raise FashionVisionError(f"model.trainable_layers: must be in 0..5, got {trainable_layers}")
+    norm_layer = norm_layer_for(norm)
+    body = _RESNETS[name](weights=None, norm_layer=norm_layer)
+    if weights is not None:
+        _load_weights(body, weights, name)
+
+    trainable = _STAGES[:trainable_layers]
+    for param_name, param in body.named_parameters():
+        # bn1 belongs to the stem, so it follows conv1.
+        stage = "conv1" if param_name.startswith("bn1") else param_name.split(".")[0]
+        if stage not in trainable:
+            param.requires_grad_(False)
+
+    stage_channels = body.inplanes // 8  # channels of layer1's output (64 or 256)
+    in_channels_list = [stage_channels * 2**i for i in range(4)]
+    return BackboneWithFPN(
+        body,
+        return_layers={"layer1": "0", "layer2": "1", "layer3": "2", "layer4": "3"},
+        in_channels_list=in_channels_list,
+        out_channels=fpn_channels,
+        extra_blocks=LastLevelMaxPool(),
+        norm_layer=group_norm if norm == "gn" else None,
+    )

@@ -1,0 +1,219 @@
+"""Match R-CNN (DeepFashion2): ResNet-FPN + RPN + `MatchRoIHeads` + torchvision's image transform.
+
+`build_match_rcnn` composes torchvision parts with torchvision's Mask R-CNN defaults, so with the
+landmark and matching streams off the model *is* torchvision's Mask R-CNN (same state-dict keys,
+same outputs).  The model follows torchvision's detection convention:
+
+* ``model(images: list[Tensor[3, H, W]] in [0, 1], targets)`` in training returns the raw
+  (unweighted) losses loss_objectness, loss_rpn_box_reg, loss_classifier, loss_box_reg, loss_mask,
+  loss_landmark, loss_pair (each present when its stream is on); the λ weights are applied by
+  fashionvision.engine.
+* ``model(images)`` in eval returns one dict per image in original pixels: boxes `[K, 4]` xyxy,
+  labels `[K]`, scores `[K]`, masks `[K, 1, H, W]` probabilities, landmarks `[K, 294, 3]` (x, y,
+  score), embeddings `[K, D]`; ``model.roi_heads.pair_similarity(a, b)`` compares embeddings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import Tensor, nn
+from torchvision.models.detection.anchor_utils import AnchorGenerator
+from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
+from torchvision.models.detection.generalized_rcnn import GeneralizedRCNN
+from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
+from torchvision.models.detection.rpn import RegionProposalNetwork, RPNHead
+from torchvision.models.detection.transform import GeneralizedRCNNTransform, resize_keypoints
+from torchvision.ops import MultiScaleRoIAlign
+
+from fashionvision.errors import FashionVisionError
+from fashionvision.models.backbones import build_backbone
+from fashionvision.models.landmark_head import LandmarkHead
+from fashionvision.models.matching_head import MatchingHead, PairSimilarity
+from fashionvision.models.roi_heads import MatchRoIHeads
+
+_FEATURE_NAMES = ["0", "1", "2", "3"]
+# torchvision's FasterRCNN/MaskRCNN defaults; any of them can be overridden through the builder.
+TORCHVISION_DEFAULTS: dict[str, Any] = {
+    "rpn_pre_nms_top_n_train": 2000,
+    "rpn_pre_nms_top_n_test": 1000,
+    "rpn_post_nms_top_n_train": 2000,
+    "rpn_post_nms_top_n_test": 1000,
+    "rpn_nms_thresh": 0.7,
+    "rpn_fg_iou_thresh": 0.7,
+    "rpn_bg_iou_thresh": 0.3,
+    "rpn_positive_fraction": 0.5,
+    "rpn_score_thresh": 0.0,
+    "box_score_thresh": 0.05,
+    "box_nms_thresh": 0.5,
+    "box_detections_per_img": 100,
+    "box_fg_iou_thresh": 0.5,
+    "box_bg_iou_thresh": 0.5,
+    "box_positive_fraction": 0.25,
+    "bbox_reg_weights": None,
+    "image_mean": [0.485, 0.456, 0.406],
+    "image_std": [0.229, 0.224, 0.225],
+}
+
+
+class MatchTransform(GeneralizedRCNNTransform):
+    """torchvision's resize/normalise/batch transform that also maps predicted `landmarks`
+    `[K, 294, 3]` back to original image pixels (as torchvision does for `keypoints`)."""
+
+    def postprocess(
+        self,
+        result: list[dict[str, Tensor]],
+        image_shapes: list[tuple[int, int]],
+        original_image_sizes: list[tuple[int, int]],
+    ) -> list[dict[str, Tensor]]:
+        result = super().postprocess(result, image_shapes, original_image_sizes)
+        if self.training:
+            return result
+        for pred, shape, original in zip(result, image_shapes, original_image_sizes, strict=True):
+            if "landmarks" in pred:
+                pred["landmarks"] = resize_keypoints(pred["landmarks"], shape, original)
+        return result
+
+
+class MatchRCNN(GeneralizedRCNN):
+    """Backbone + RPN + `MatchRoIHeads` + `MatchTransform` (see the module docstring)."""
+
+    roi_heads: MatchRoIHeads
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        rpn: RegionProposalNetwork,
+        roi_heads: MatchRoIHeads,
+        transform: MatchTransform,
+    ) -> None:
+        super().__init__(backbone, rpn, roi_heads, transform)
+
+
+def _build_rpn(
+    channels: int, batch_size_per_image: int, opts: dict[str, Any]
+) -> RegionProposalNetwork:
+    """torchvision's FPN RPN: one anchor size per level (32..512), ratios 0.5/1/2."""
+    anchors = AnchorGenerator(((32,), (64,), (128,), (256,), (512,)), ((0.5, 1.0, 2.0),) * 5)
+    return RegionProposalNetwork(
+        anchors,
+        RPNHead(channels, anchors.num_anchors_per_location()[0]),
+        opts["rpn_fg_iou_thresh"],
+        opts["rpn_bg_iou_thresh"],
+        batch_size_per_image,
+        opts["rpn_positive_fraction"],
+        {"training": opts["rpn_pre_nms_top_n_train"], "testing": opts["rpn_pre_nms_top_n_test"]},
+        {"training": opts["rpn_post_nms_top_n_train"], "testing": opts["rpn_post_nms_top_n_test"]},
+        opts["rpn_nms_thresh"],
+        score_thresh=opts["rpn_score_thresh"],
+    )
+
+
+def _stream_modules(
+    channels: int,
+    landmarks: bool,
+    matching: bool,
+    landmark_width: int,
+    landmark_convs: int,
+    matching_width: int,
+    matching_dim: int,
+) -> dict[str, nn.Module | None]:
+    """The landmark/matching stream modules for MatchRoIHeads (None when switched off)."""
+    streams: dict[str, nn.Module | None] = {
+        "stream_roi_pool": None,
+        "landmark_head": None,
+        "matching_head": None,
+        "similarity": None,
+    }
+    if landmarks or matching:
+        streams["stream_roi_pool"] = MultiScaleRoIAlign(
+            _FEATURE_NAMES, output_size=14, sampling_ratio=2
+        )
+    if landmarks:
+        streams["landmark_head"] = LandmarkHead(channels, landmark_width, landmark_convs)
+    if matching:
+        streams["matching_head"] = MatchingHead(channels, matching_width, matching_dim)
+        streams["similarity"] = PairSimilarity(matching_dim)
+    return streams
+
+
+def build_match_rcnn(
+    num_classes: int = 14,
+    backbone: str = "resnet50",
+    norm: str = "frozen_bn",
+    fpn_channels: int = 256,
+    weights: str | None = None,
+    min_size: int = 800,
+    max_size: int = 1333,
+    rpn_batch_size_per_image: int = 256,
+    box_batch_size_per_image: int = 512,
+    representation_size: int = 1024,
+    mask_head_width: int = 256,
+    landmark_head_width: int = 512,
+    landmark_convs: int = 8,
+    matching_width: int = 256,
+    matching_dim: int = 256,
+    pair_neg_ratio: int = 3,
+    landmarks: bool = True,
+    matching: bool = True,
+    masks: bool = True,
+    trainable_layers: int | None = None,
+    stream_detections_per_img: int | None = None,
+    **torchvision_kwargs: Any,
+) -> MatchRCNN:
+    """Build Match R-CNN; `num_classes` counts the background (13 garments + 1).
+
+    Backbone options are those of `build_backbone`; head widths size the streams (the paper's
+    values are the defaults); `torchvision_kwargs` override `TORCHVISION_DEFAULTS`
+    (RPN/box thresholds and proposal counts, image mean/std).  `stream_detections_per_img` limits
+    the landmark/matching streams at inference to the best k detections per image (None = all).
+    """
+    unknown = set(torchvision_kwargs) - set(TORCHVISION_DEFAULTS)
+    if unknown:
+        raise FashionVisionError(f"model: unknown option(s) {sorted(unknown)}")
+    if landmarks and num_classes != 14:
+        raise FashionVisionError(
+            "model.num_classes: the landmark stream needs the 13 DeepFashion2 classes + 1"
+        )
+    opts = {**TORCHVISION_DEFAULTS, **torchvision_kwargs}
+    body = build_backbone(backbone, norm, fpn_channels, trainable_layers, weights)  # type: ignore[arg-type]
+    box_pool = MultiScaleRoIAlign(_FEATURE_NAMES, output_size=7, sampling_ratio=2)
+    mask_parts: dict[str, nn.Module | None] = {
+        "mask_roi_pool": None,
+        "mask_head": None,
+        "mask_predictor": None,
+    }
+    if masks:
+        mask_parts = {
+            "mask_roi_pool": MultiScaleRoIAlign(_FEATURE_NAMES, output_size=14, sampling_ratio=2),
+            "mask_head": MaskRCNNHeads(fpn_channels, [mask_head_width] * 4, 1),
+            "mask_predictor": MaskRCNNPredictor(mask_head_width, mask_head_width, num_classes),
+        }
+    roi_heads = MatchRoIHeads(
+        box_pool,
+        TwoMLPHead(fpn_channels * 7 * 7, representation_size),
+        FastRCNNPredictor(representation_size, num_classes),
+        opts["box_fg_iou_thresh"],
+        opts["box_bg_iou_thresh"],
+        box_batch_size_per_image,
+        opts["box_positive_fraction"],
+        opts["bbox_reg_weights"],
+        opts["box_score_thresh"],
+        opts["box_nms_thresh"],
+        opts["box_detections_per_img"],
+        **mask_parts,
+        **_stream_modules(
+            fpn_channels,
+            landmarks,
+            matching,
+            landmark_head_width,
+            landmark_convs,
+            matching_width,
+            matching_dim,
+        ),
+        pair_neg_ratio=pair_neg_ratio,
+        stream_detections_per_img=stream_detections_per_img,
+    )
+    transform = MatchTransform(min_size, max_size, opts["image_mean"], opts["image_std"])
+    rpn = _build_rpn(fpn_channels, rpn_batch_size_per_image, opts)
+    return MatchRCNN(body, rpn, roi_heads, transform)

@@ -1,0 +1,115 @@
+"""Matching stream of Match R-CNN: RoI features -> embedding; PairSimilarity; pair sampling, loss.
+
+`MatchingHead`: `[R, C, 14, 14]` -> 4 conv (3x3, ReLU) -> global average pooling -> fc -> `[R, D]`.
+`PairSimilarity`: `(v1 - v2)^2 -> fc -> logit`; `pair_probabilities` applies the sigmoid and gives
+the probability that two garments are the same item.
+
+Training pairs (`sample_pairs`) are built among the positive RoIs of a batch across a user
+(consumer) image and a shop image: a pair is positive when both RoIs' GT items have the same
+`pair_id` and the same `style` and that style is > 0 (DeepFashion2's definition of one garment),
+negative otherwise.
+All positives are kept (up to `max_positives`); negatives are drawn at random, `neg_ratio` per
+positive (at least `neg_ratio` when a batch has no positive pair, so such batches still teach the
+"different" answer).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class MatchingHead(nn.Module):
+    """`[R, C, h, w]` RoI features -> embeddings `[R, dim]`."""
+
+    def __init__(
+        self, in_channels: int, width: int = 256, dim: int = 256, num_convs: int = 4
+    ) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        for i in range(num_convs):
+            layers += [
+                nn.Conv2d(in_channels if i == 0 else width, width, 3, padding=1),
+                nn.ReLU(inplace=True),
+            ]
+        self.convs = nn.Sequential(*layers)
+        self.fc = nn.Linear(width, dim)
+        for m in self.convs:
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fc(self.convs(x).mean(dim=(2, 3)))
+
+
+class PairSimilarity(nn.Module):
+    """Logit that two embeddings show the same garment: `fc((v1 - v2)^2)`.
+
+    `forward(a [P, D], b [P, D]) -> [P]` logits of aligned pairs.
+    """
+
+    def __init__(self, dim: int = 256) -> None:
+        super().__init__()
+        self.fc = nn.Linear(dim, 1)
+
+    def forward(self, a: Tensor, b: Tensor) -> Tensor:
+        return self.fc((a - b).pow(2)).squeeze(-1)
+
+
+def pair_probabilities(similarity: PairSimilarity, emb_a: Tensor, emb_b: Tensor) -> Tensor:
+    """All-pairs match probabilities: `emb_a [A, D]`, `emb_b [B, D]` -> `[A, B]` in [0, 1]."""
+    a = emb_a[:, None, :].expand(-1, emb_b.shape[0], -1)
+    b = emb_b[None, :, :].expand(emb_a.shape[0], -1, -1)
+    return torch.sigmoid(similarity(a, b))
+
+
+def sample_pairs(
+    pair_ids: Tensor,
+    styles: Tensor,
+    is_user: Tensor,
+    neg_ratio: int = 3,
+    max_positives: int | None = None,
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Choose user x shop RoI pairs for the pair loss.
+
+    Args:
+        pair_ids, styles: `[R]` int64 of each RoI's matched GT item (and its image's pair_id).
+        is_user: `[R]` bool, True when the RoI lies in a user (consumer) image, False for shop.
+        neg_ratio: negatives drawn per positive.
+        max_positives: cap on the positive pairs kept (random subset); None = all.
+        generator: random generator for reproducible sampling.
+    Returns:
+        idx_a `[P]` (user RoIs), idx_b `[P]` (shop RoIs),
+        target `[P]` float (1 positive, 0 negative).
+    """
+    device = pair_ids.device
+    user = torch.nonzero(is_user).squeeze(1)
+    shop = torch.nonzero(~is_user).squeeze(1)
+    ua, sb = torch.meshgrid(user, shop, indexing="ij")
+    ua, sb = ua.reshape(-1), sb.reshape(-1)
+    positive = (pair_ids[ua] == pair_ids[sb]) & (styles[ua] == styles[sb]) & (styles[ua] > 0)
+
+    pos = torch.nonzero(positive).squeeze(1)
+    neg = torch.nonzero(~positive).squeeze(1)
+    if max_positives is not None and pos.numel() > max_positives:
+        pos = pos[torch.randperm(pos.numel(), generator=generator)[:max_positives].to(device)]
+    num_neg = min(neg.numel(), neg_ratio * max(pos.numel(), 1))
+    neg = neg[torch.randperm(neg.numel(), generator=generator)[:num_neg].to(device)]
+
+    chosen = torch.cat([pos, neg])
+    target = torch.cat(
+        [torch.ones(pos.numel(), device=device), torch.zeros(neg.numel(), device=device)]
+    )
+    return ua[chosen], sb[chosen], target
+
+
+def pair_loss(similarity: PairSimilarity, emb_a: Tensor, emb_b: Tensor, target: Tensor) -> Tensor:
+    """Mean binary cross-entropy with logits over aligned pairs `emb_a [P, D]`, `emb_b [P, D]`,
+    `target [P]`; 0 (connected to the graph) when P = 0."""
+    logits = similarity(emb_a, emb_b)
+    if logits.numel() == 0:
+        return logits.sum() * 0.0 + sum(p.sum() * 0.0 for p in similarity.parameters())
+    return F.binary_cross_entropy_with_logits(logits, target)

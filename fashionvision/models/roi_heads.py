@@ -1,0 +1,224 @@
+"""`MatchRoIHeads`: torchvision's `RoIHeads` (box + mask) plus the landmark and matching streams.
+
+`forward` runs torchvision's box and mask streams through ``super().forward`` (keypoint heads None)
+and then the two Match R-CNN streams on a separate 14x14 `MultiScaleRoIAlign`, shared by both:
+
+* training: on the positive proposals that torchvision's sampler chose (obtained by wrapping
+  `select_training_samples`, which ``super().forward`` calls, rather than sampling twice);
+* eval: on the final detections, adding ``landmarks [K, 294, 3]`` (x, y, score; zeros outside the
+  predicted label's slice) and ``embeddings [K, D]`` to every result dict.
+
+Targets per image (the Dataset contract): boxes `[N, 4]` xyxy, labels `[N]`, masks `[N, H, W]`,
+keypoints `[N, 294, 3]`, pair_id `[N]`, style `[N]`, source "user" | "shop".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+from torchvision.models.detection.roi_heads import RoIHeads
+from torchvision.ops import MultiScaleRoIAlign
+
+from fashionvision.errors import FashionVisionError
+from fashionvision.models.landmark_head import (
+    LandmarkHead,
+    decode_landmarks,
+    encode_landmark_targets,
+    landmark_loss,
+)
+from fashionvision.models.matching_head import (
+    MatchingHead,
+    PairSimilarity,
+    pair_loss,
+    pair_probabilities,
+    sample_pairs,
+)
+
+_MATCH_KEYS = ("pair_id", "style", "source")
+
+
+class MatchRoIHeads(RoIHeads):
+    """RoIHeads with optional landmark and matching streams (see the module docstring).
+
+    Args:
+        *args, **kwargs: torchvision `RoIHeads` arguments (box and mask parts).
+        stream_roi_pool: pooler for the landmark and matching streams (14x14 expected).
+        landmark_head: `LandmarkHead` or None to switch the stream off.
+        matching_head: `MatchingHead` or None to switch the stream off.
+        similarity: `PairSimilarity` over the matching embeddings (required with matching_head).
+        pair_neg_ratio: negatives per positive pair in the pair loss.
+        max_positive_pairs: cap on the positive pairs per batch (None = all).
+        stream_detections_per_img: in eval, run the streams on this many best detections per
+            image only (None = all); e.g. 20, the landmark AP's maxDets, bounds their cost.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        stream_roi_pool: MultiScaleRoIAlign | None = None,
+        landmark_head: LandmarkHead | None = None,
+        matching_head: MatchingHead | None = None,
+        similarity: PairSimilarity | None = None,
+        pair_neg_ratio: int = 3,
+        max_positive_pairs: int | None = 256,
+        stream_detections_per_img: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        if (landmark_head is not None or matching_head is not None) and stream_roi_pool is None:
+            raise ValueError("stream_roi_pool is required by the landmark and matching streams")
+        if matching_head is not None and similarity is None:
+            raise ValueError("matching_head needs a PairSimilarity")
+        self.stream_roi_pool = stream_roi_pool
+        self.landmark_head = landmark_head
+        self.matching_head = matching_head
+        self.similarity = similarity
+        self.pair_neg_ratio = pair_neg_ratio
+        self.max_positive_pairs = max_positive_pairs
+        self.stream_detections_per_img = stream_detections_per_img
+        self._sampled: tuple[list[Tensor], list[Tensor], list[Tensor]] | None = None
+
+    def select_training_samples(
+        self, proposals: list[Tensor], targets: list[dict[str, Tensor]] | None
+    ) -> tuple[list[Tensor], list[Tensor], list[Tensor], list[Tensor]]:
+        """torchvision's sampler; the chosen proposals, matched GT indices and labels are kept for
+        the extra streams, which must train on the same RoIs as the box and mask streams."""
+        proposals, matched_idxs, labels, regression_targets = super().select_training_samples(
+            proposals, targets
+        )
+        self._sampled = (proposals, matched_idxs, labels)
+        return proposals, matched_idxs, labels, regression_targets
+
+    @property
+    def has_streams(self) -> bool:
+        return self.landmark_head is not None or self.matching_head is not None
+
+    def forward(  # type: ignore[override]
+        self,
+        features: dict[str, Tensor],
+        proposals: list[Tensor],
+        image_shapes: list[tuple[int, int]],
+        targets: list[dict[str, Any]] | None = None,
+    ) -> tuple[list[dict[str, Tensor]], dict[str, Tensor]]:
+        """Box/mask results and losses of torchvision plus the landmark and matching streams."""
+        if self.training:
+            _check_stream_targets(
+                targets, self.landmark_head is not None, self.matching_head is not None
+            )
+        self._sampled = None
+        result, losses = super().forward(features, proposals, image_shapes, targets)
+        if not self.has_streams:
+            return result, losses
+        if self.training:
+            assert self._sampled is not None and targets is not None
+            losses.update(self._stream_losses(features, image_shapes, targets, *self._sampled))
+            self._sampled = None
+        else:
+            self._stream_inference(features, image_shapes, result)
+        return result, losses
+
+    def _stream_losses(
+        self,
+        features: dict[str, Tensor],
+        image_shapes: list[tuple[int, int]],
+        targets: list[dict[str, Any]],
+        proposals: list[Tensor],
+        matched_idxs: list[Tensor],
+        labels: list[Tensor],
+    ) -> dict[str, Tensor]:
+        """loss_landmark and loss_pair on the positive sampled proposals of every image."""
+        pos = [torch.nonzero(lab > 0).squeeze(1) for lab in labels]
+        rois = [p[i] for p, i in zip(proposals, pos, strict=True)]
+        gt_idx = [m[i] for m, i in zip(matched_idxs, pos, strict=True)]
+        roi_labels = torch.cat([lab[i] for lab, i in zip(labels, pos, strict=True)])
+        pooled = self.stream_roi_pool(features, rois, image_shapes)
+        losses: dict[str, Tensor] = {}
+        if self.landmark_head is not None:
+            logits = self.landmark_head(pooled, roi_labels)
+            gt_landmarks = torch.cat(
+                [t["keypoints"][g] for t, g in zip(targets, gt_idx, strict=True)]
+            )
+            heatmap_targets, valid = encode_landmark_targets(
+                gt_landmarks, roi_labels, torch.cat(rois), logits.shape[-1]
+            )
+            losses["loss_landmark"] = landmark_loss(logits, heatmap_targets, valid)
+        if self.matching_head is not None:
+            assert self.similarity is not None
+            emb = self.matching_head(pooled)
+            pair_ids = torch.cat(
+                [t["pair_id"].to(emb.device)[g] for t, g in zip(targets, gt_idx, strict=True)]
+            )
+            styles = torch.cat(
+                [t["style"].to(emb.device)[g] for t, g in zip(targets, gt_idx, strict=True)]
+            )
+            is_user = torch.cat(
+                [
+                    torch.full_like(g, t["source"] == "user", dtype=torch.bool)
+                    for t, g in zip(targets, gt_idx, strict=True)
+                ]
+            )
+            ia, ib, target = sample_pairs(
+                pair_ids, styles, is_user, self.pair_neg_ratio, self.max_positive_pairs
+            )
+            losses["loss_pair"] = pair_loss(self.similarity, emb[ia], emb[ib], target)
+        return losses
+
+    def _stream_inference(
+        self,
+        features: dict[str, Tensor],
+        image_shapes: list[tuple[int, int]],
+        result: list[dict[str, Tensor]],
+    ) -> None:
+        """Add landmarks [K, 294, 3] and embeddings [K, D] to each result dict (in place).
+
+        With `stream_detections_per_img` = k only the k best detections of each image (results are
+        sorted by score) go through the streams; the others get zero landmarks and embeddings.
+        """
+        k = self.stream_detections_per_img
+        boxes = [r["boxes"] if k is None else r["boxes"][:k] for r in result]
+        pooled = self.stream_roi_pool(features, boxes, image_shapes)
+        counts = [len(b) for b in boxes]
+        if self.landmark_head is not None:
+            labels = torch.cat([r["labels"][:n] for r, n in zip(result, counts, strict=True)])
+            logits = self.landmark_head(pooled, labels)
+            landmarks = decode_landmarks(logits, labels, torch.cat(boxes))
+            for r, lm in zip(result, landmarks.split(counts), strict=True):
+                r["landmarks"] = _pad_rows(lm, len(r["boxes"]))
+        if self.matching_head is not None:
+            embeddings = self.matching_head(pooled).split(counts)
+            for r, emb in zip(result, embeddings, strict=True):
+                r["embeddings"] = _pad_rows(emb, len(r["boxes"]))
+
+    def pair_similarity(self, emb_a: Tensor, emb_b: Tensor) -> Tensor:
+        """Match probabilities `[A, B]` between embeddings `emb_a [A, D]` and `emb_b [B, D]`."""
+        if self.similarity is None:
+            raise FashionVisionError(
+                "model.matching: this model was built without the matching stream"
+            )
+        return pair_probabilities(self.similarity, emb_a, emb_b)
+
+
+def _pad_rows(x: Tensor, rows: int) -> Tensor:
+    """`x [n, ...]` zero-padded to `[rows, ...]` (rows >= n)."""
+    if len(x) == rows:
+        return x
+    return torch.cat([x, x.new_zeros((rows - len(x), *x.shape[1:]))])
+
+
+def _check_stream_targets(
+    targets: list[dict[str, Any]] | None, landmarks: bool, matching: bool
+) -> None:
+    """The landmark stream needs `keypoints`, the matching stream pair_id, style and source."""
+    needed = (("keypoints",) if landmarks else ()) + (_MATCH_KEYS if matching else ())
+    for i, t in enumerate(targets or []):
+        missing = [k for k in needed if k not in t]
+        if missing:
+            raise FashionVisionError(
+                f"targets[{i}]: missing {missing} needed by the Match R-CNN streams"
+            )
+        if matching and t["source"] not in ("user", "shop"):
+            raise FashionVisionError(
+                f"targets[{i}].source: expected 'user' or 'shop', got {t['source']!r}"
+            )

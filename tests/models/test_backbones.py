@@ -1,0 +1,73 @@
+"""Tests of fashionvision.models.backbones: output levels, norm choice, freezing, weight loading."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torchvision
+from torch import nn
+from torchvision.ops import FrozenBatchNorm2d
+
+from fashionvision.errors import FashionVisionError
+from fashionvision.models.backbones import build_backbone
+
+
+def test_fpn_levels_shapes_and_channels() -> None:
+    backbone = build_backbone("resnet18", norm="gn", fpn_channels=32)
+    out = backbone(torch.rand(1, 3, 128, 96))
+    assert list(out) == ["0", "1", "2", "3", "pool"]
+    assert [tuple(v.shape[2:]) for v in out.values()] == [
+        (32, 24),
+        (16, 12),
+        (8, 6),
+        (4, 3),
+        (2, 2),
+    ]
+    assert all(v.shape[1] == 32 for v in out.values())
+    assert backbone.out_channels == 32
+
+
+@pytest.mark.parametrize(
+    ("norm", "layer"),
+    [("gn", nn.GroupNorm), ("bn", nn.BatchNorm2d), ("frozen_bn", FrozenBatchNorm2d)],
+)
+def test_norm_choice(norm: str, layer: type) -> None:
+    backbone = build_backbone("resnet18", norm=norm, fpn_channels=16)
+    assert isinstance(backbone.body.bn1, layer)
+    fpn_has_gn = any(isinstance(m, nn.GroupNorm) for m in backbone.fpn.modules())
+    assert fpn_has_gn == (norm == "gn")
+
+
+def test_trainable_layers_freezes_early_stages() -> None:
+    backbone = build_backbone("resnet18", norm="bn", fpn_channels=16, trainable_layers=2)
+    grads = {name.split(".")[0]: p.requires_grad for name, p in backbone.body.named_parameters()}
+    assert grads == {
+        "conv1": False,
+        "bn1": False,
+        "layer1": False,
+        "layer2": False,
+        "layer3": True,
+        "layer4": True,
+    }
+    assert all(p.requires_grad for p in backbone.fpn.parameters())
+
+
+def test_local_weights_file_loads(tmp_path) -> None:
+    torch.manual_seed(3)
+    reference = torchvision.models.resnet18(weights=None)
+    path = tmp_path / "r18.pth"
+    torch.save(reference.state_dict(), path)
+    backbone = build_backbone("resnet18", norm="frozen_bn", fpn_channels=16, weights=str(path))
+    assert torch.equal(backbone.body.conv1.weight, reference.conv1.weight)
+    assert torch.equal(backbone.body.layer3[0].bn1.running_var, reference.layer3[0].bn1.running_var)
+
+
+def test_bad_weights_name_the_file(tmp_path) -> None:
+    with pytest.raises(FashionVisionError, match="missing.pth"):
+        build_backbone("resnet18", weights=str(tmp_path / "missing.pth"))
+    path = tmp_path / "r18.pth"
+    torch.save(torchvision.models.resnet18(weights=None).state_dict(), path)
+    with pytest.raises(FashionVisionError, match="r18.pth.*BatchNorm"):
+        build_backbone("resnet18", norm="gn", weights=str(path))
+    with pytest.raises(FashionVisionError, match="model.backbone"):
+        build_backbone("vgg16")  # type: ignore[arg-type]

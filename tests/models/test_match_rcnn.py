@@ -1,0 +1,255 @@
+"""Tests of the assembled Match R-CNN: outputs, equality with torchvision Mask R-CNN, overfit."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torchvision.models.detection import MaskRCNN
+from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
+from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
+
+from fashionvision.categories import category
+from fashionvision.errors import FashionVisionError
+from fashionvision.models import MatchRCNN, build_match_rcnn
+from fashionvision.models.backbones import build_backbone
+
+LOSS_KEYS = {
+    "loss_objectness",
+    "loss_rpn_box_reg",
+    "loss_classifier",
+    "loss_box_reg",
+    "loss_mask",
+    "loss_landmark",
+    "loss_pair",
+}
+TINY = dict(
+    backbone="resnet18",
+    norm="gn",
+    fpn_channels=32,
+    min_size=128,
+    max_size=192,
+    rpn_batch_size_per_image=64,
+    box_batch_size_per_image=64,
+    representation_size=128,
+    mask_head_width=32,
+    landmark_head_width=32,
+    landmark_convs=2,
+    matching_width=32,
+    matching_dim=32,
+    rpn_pre_nms_top_n_train=300,
+    rpn_post_nms_top_n_train=150,
+    rpn_pre_nms_top_n_test=150,
+    rpn_post_nms_top_n_test=100,
+)
+
+
+def tiny_model(**overrides: object) -> MatchRCNN:
+    torch.manual_seed(0)
+    return build_match_rcnn(**{**TINY, **overrides})  # type: ignore[arg-type]
+
+
+def _garment(
+    kind: str, box: tuple[int, int, int, int], label: int, size: tuple[int, int]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mask [H, W] of a rectangle or ellipse filling `box`, and global landmarks [294, 3] spread
+    around its outline in the category's local order."""
+    h, w = size
+    x1, y1, x2, y2 = box
+    ys, xs = torch.meshgrid(torch.arange(h) + 0.5, torch.arange(w) + 0.5, indexing="ij")
+    cx, cy, rx, ry = (x1 + x2) / 2, (y1 + y2) / 2, (x2 - x1) / 2, (y2 - y1) / 2
+    if kind == "ellipse":
+        mask = ((xs - cx) / rx) ** 2 + ((ys - cy) / ry) ** 2 <= 1
+    else:
+        mask = (xs >= x1) & (xs < x2) & (ys >= y1) & (ys < y2)
+    cat = category(label)
+    angles = torch.arange(cat.num_landmarks) * (2 * math.pi / cat.num_landmarks)
+    landmarks = torch.zeros(294, 3)
+    landmarks[cat.landmark_slice, 0] = cx + 0.9 * rx * torch.cos(angles)
+    landmarks[cat.landmark_slice, 1] = cy + 0.9 * ry * torch.sin(angles)
+    landmarks[cat.landmark_slice, 2] = 2
+    return mask.to(torch.uint8), landmarks
+
+
+def synthetic_pair(size: int = 128) -> tuple[list[torch.Tensor], list[dict]]:
+    """A user and a shop image of pair 7: the same red rectangle top (style 1) in both and a
+    blue ellipse skirt (style 0) in the user image only, on a grey background."""
+    specs = [
+        (
+            "user",
+            [
+                ("rect", (16, 12, 70, 76), 1, 1, (0.9, 0.1, 0.1)),
+                ("ellipse", (60, 60, 120, 120), 9, 0, (0.1, 0.2, 0.9)),
+            ],
+        ),
+        ("shop", [("rect", (30, 20, 100, 110), 1, 1, (0.9, 0.1, 0.1))]),
+    ]
+    images, targets = [], []
+    for source, garments in specs:
+        image = torch.full((3, size, size), 0.5)
+        masks, landmarks = [], []
+        for kind, box, label, _, colour in garments:
+            mask, lm = _garment(kind, box, label, (size, size))
+            image[:, mask.bool()] = torch.tensor(colour)[:, None]
+            masks.append(mask)
+            landmarks.append(lm)
+        images.append(image)
+        targets.append(
+            {
+                "boxes": torch.tensor([g[1] for g in garments], dtype=torch.float32),
+                "labels": torch.tensor([g[2] for g in garments]),
+                "masks": torch.stack(masks),
+                "keypoints": torch.stack(landmarks),
+                "pair_id": torch.full((len(garments),), 7),
+                "style": torch.tensor([g[3] for g in garments]),
+                "source": source,
+            }
+        )
+    return images, targets
+
+
+def test_training_returns_raw_losses() -> None:
+    model = tiny_model()
+    model.train()
+    images, targets = synthetic_pair()
+    losses = model(images, targets)
+    assert set(losses) == LOSS_KEYS
+    assert all(v.ndim == 0 and torch.isfinite(v) for v in losses.values())
+    # Untrained heatmaps are near uniform: CE ~ log(56 * 56).
+    assert abs(losses["loss_landmark"].item() - math.log(56 * 56)) < 1.0
+    sum(losses.values()).backward()
+    assert model.roi_heads.landmark_head.predictor.weight.grad.abs().sum() > 0
+    assert model.roi_heads.similarity.fc.weight.grad is not None
+
+
+def test_eval_outputs_in_original_coordinates() -> None:
+    model = tiny_model(box_score_thresh=0.0)
+    model.eval()
+    images = [torch.rand(3, 160, 200), torch.rand(3, 96, 96)]
+    with torch.no_grad():
+        out = model(images)
+    for image, pred in zip(images, out, strict=True):
+        k = len(pred["boxes"])
+        assert k > 0
+        h, w = image.shape[1:]
+        assert pred["masks"].shape == (k, 1, h, w)
+        assert pred["landmarks"].shape == (k, 294, 3) and pred["embeddings"].shape == (k, 32)
+        for box, label, lm in zip(pred["boxes"], pred["labels"], pred["landmarks"], strict=True):
+            cat = category(int(label))
+            xy = lm[cat.landmark_slice, :2]
+            assert bool((xy[:, 0] >= box[0] - 1e-3).all() and (xy[:, 0] <= box[2] + 1e-3).all())
+            assert bool((xy[:, 1] >= box[1] - 1e-3).all() and (xy[:, 1] <= box[3] + 1e-3).all())
+            assert int((lm.abs().sum(1) > 0).sum()) <= cat.num_landmarks
+    sim = model.roi_heads.pair_similarity(out[0]["embeddings"], out[1]["embeddings"])
+    assert sim.shape == (len(out[0]["boxes"]), len(out[1]["boxes"]))
+    assert bool(((sim >= 0) & (sim <= 1)).all())
+
+
+def test_stream_detections_per_img_limits_streams_to_best_detections() -> None:
+    images = [torch.rand(3, 128, 128)]
+    with torch.no_grad():
+        full = tiny_model(box_score_thresh=0.0).eval()(images)[0]
+        top = tiny_model(box_score_thresh=0.0, stream_detections_per_img=3).eval()(images)[0]
+    assert len(top["boxes"]) == len(full["boxes"]) > 3
+    torch.testing.assert_close(top["landmarks"][:3], full["landmarks"][:3])
+    torch.testing.assert_close(top["embeddings"][:3], full["embeddings"][:3])
+    assert torch.all(top["landmarks"][3:] == 0) and torch.all(top["embeddings"][3:] == 0)
+
+
+def _torchvision_twin(fpn_channels: int = 32) -> MaskRCNN:
+    t = TINY
+    return MaskRCNN(
+        build_backbone("resnet18", "gn", fpn_channels),
+        num_classes=None,
+        min_size=t["min_size"],
+        max_size=t["max_size"],
+        rpn_batch_size_per_image=t["rpn_batch_size_per_image"],
+        box_batch_size_per_image=t["box_batch_size_per_image"],
+        rpn_pre_nms_top_n_test=t["rpn_pre_nms_top_n_test"],
+        rpn_post_nms_top_n_test=t["rpn_post_nms_top_n_test"],
+        box_head=TwoMLPHead(fpn_channels * 49, t["representation_size"]),
+        box_predictor=FastRCNNPredictor(t["representation_size"], 14),
+        mask_head=MaskRCNNHeads(fpn_channels, [t["mask_head_width"]] * 4, 1),
+        mask_predictor=MaskRCNNPredictor(t["mask_head_width"], t["mask_head_width"], 14),
+        box_score_thresh=0.0,
+    )
+
+
+@pytest.mark.parametrize("streams", [False, True])
+def test_detection_equals_torchvision_mask_rcnn(streams: bool) -> None:
+    ours = tiny_model(landmarks=streams, matching=streams, box_score_thresh=0.0).eval()
+    theirs = _torchvision_twin().eval()
+    state = {k: v for k, v in ours.state_dict().items() if k in theirs.state_dict()}
+    assert len(state) == len(theirs.state_dict())
+    if not streams:
+        assert len(state) == len(ours.state_dict())
+    theirs.load_state_dict(state, strict=True)
+    torch.manual_seed(5)
+    images = [torch.rand(3, 150, 130), torch.rand(3, 128, 128)]
+    with torch.no_grad():
+        a, b = ours(images), theirs(images)
+    for pa, pb in zip(a, b, strict=True):
+        assert len(pa["boxes"]) > 0
+        for key in ("boxes", "labels", "scores", "masks"):
+            assert torch.equal(pa[key], pb[key]), key
+
+
+def test_empty_target_images_train_and_infer() -> None:
+    model = tiny_model()
+    images, targets = synthetic_pair()
+    empty = {
+        "boxes": torch.zeros(0, 4),
+        "labels": torch.zeros(0, dtype=torch.long),
+        "masks": torch.zeros(0, 128, 128, dtype=torch.uint8),
+        "keypoints": torch.zeros(0, 294, 3),
+        "pair_id": torch.zeros(0, dtype=torch.long),
+        "style": torch.zeros(0, dtype=torch.long),
+        "source": "shop",
+    }
+    model.train()
+    losses = model([images[0], torch.rand(3, 128, 128)], [targets[0], empty])
+    assert set(losses) == LOSS_KEYS and all(torch.isfinite(v) for v in losses.values())
+    losses = model([torch.rand(3, 128, 128)], [empty])
+    assert losses["loss_pair"].item() == 0.0 and losses["loss_pair"].requires_grad
+    assert losses["loss_landmark"].item() == 0.0
+    sum(losses.values()).backward()
+    model.eval()
+    with torch.no_grad():
+        out = model([torch.full((3, 128, 128), 0.5)])
+    assert out[0]["landmarks"].shape[1:] == (294, 3)
+
+
+def test_missing_match_targets_raise() -> None:
+    model = tiny_model().train()
+    images, targets = synthetic_pair()
+    del targets[1]["source"]
+    with pytest.raises(FashionVisionError, match=r"targets\[1\].*source"):
+        model(images, targets)
+
+
+@pytest.mark.slow
+def test_overfits_two_synthetic_images() -> None:
+    """30 Adam steps on one user/shop pair: every stream's loss falls well below its start."""
+    model = tiny_model(min_size=96, max_size=96)
+    images, targets = synthetic_pair()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(params, lr=2e-3)
+    model.train()
+    history = []
+    for _ in range(30):
+        losses = model(images, targets)
+        history.append({k: v.item() for k, v in losses.items()})
+        optimizer.zero_grad()
+        sum(losses.values()).backward()
+        # (v1 - v2)^2 is unbounded: clipping keeps an early large pair logit from derailing the run.
+        torch.nn.utils.clip_grad_norm_(params, 5.0)
+        optimizer.step()
+    first, last = history[0], {k: sum(h[k] for h in history[-5:]) / 5 for k in history[0]}
+    for key in ("loss_classifier", "loss_mask", "loss_pair", "loss_objectness"):
+        assert last[key] < 0.5 * first[key], (key, first[key], last[key])
+    # A 56x56 softmax starts at log(3136) = 8.05 and moves slowest; a 1-nat drop = 2.7x likelihood.
+    assert last["loss_landmark"] < first["loss_landmark"] - 1.0, (
+        first["loss_landmark"],
+        last["loss_landmark"],
+    )
