@@ -89,18 +89,32 @@ def _gt_annotation(
     w, h = float(box[2] - box[0]), float(box[3] - box[1])
     attrs = rng.integers(1, 4, 4)
     return {
-        "id": ann_id, "image_id": image["id"], "category_id": cid, "iscrowd": 0,
-        "bbox": [float(box[0]), float(box[1]), w, h], "area": w * h,
-        "segmentation": [_polygon(box, rng, points)], "keypoints": kps,
+        "id": ann_id,
+        "image_id": image["id"],
+        "category_id": cid,
+        "iscrowd": 0,
+        "bbox": [float(box[0]), float(box[1]), w, h],
+        "area": w * h,
+        "segmentation": [_polygon(box, rng, points)],
+        "keypoints": kps,
         "num_keypoints": int(np.count_nonzero(np.asarray(kps[2::3]) > 0)),
-        "pair_id": image["id"], "style": int(rng.integers(0, 3)), "source": "user",
-        "scale": int(attrs[0]), "occlusion": int(attrs[1]),
-        "zoom_in": int(attrs[2]), "viewpoint": int(attrs[3]),
+        "pair_id": image["id"],
+        "style": int(rng.integers(0, 3)),
+        "source": "user",
+        "scale": int(attrs[0]),
+        "occlusion": int(attrs[1]),
+        "zoom_in": int(attrs[2]),
+        "viewpoint": int(attrs[3]),
     }
 
 
 def _detection(
-    image: dict, cid: int, box: np.ndarray, score: float, rng: np.random.Generator, points: int,
+    image: dict,
+    cid: int,
+    box: np.ndarray,
+    score: float,
+    rng: np.random.Generator,
+    points: int,
     keypoints: list[float] | None = None,
 ) -> dict[str, Any]:
     """One result row (bbox xywh, RLE segmentation with str counts, 882 keypoints); `keypoints`
@@ -109,7 +123,9 @@ def _detection(
         mask_utils.frPyObjects([_polygon(box, rng, points)], image["height"], image["width"])
     )
     return {
-        "image_id": image["id"], "category_id": cid, "score": score,
+        "image_id": image["id"],
+        "category_id": cid,
+        "score": score,
         "bbox": [float(box[0]), float(box[1]), float(box[2] - box[0]), float(box[3] - box[1])],
         "segmentation": {"size": rle["size"], "counts": rle["counts"].decode("ascii")},
         "keypoints": keypoints or _keypoints(box, cid, rng, visibility=False),
@@ -155,8 +171,12 @@ def synthetic_coco(
     rng = np.random.default_rng(seed)
     images, anns, results = [], [], []
     for image_id in range(1, num_images + 1):
-        image = {"id": image_id, "file_name": f"image/{image_id:06d}.jpg",
-                 "width": int(rng.integers(200, 800)), "height": int(rng.integers(200, 800))}
+        image = {
+            "id": image_id,
+            "file_name": f"image/{image_id:06d}.jpg",
+            "width": int(rng.integers(200, 800)),
+            "height": int(rng.integers(200, 800)),
+        }
         images.append(image)
         w, h = image["width"], image["height"]
         extra = 150 if image_id <= crowded_images else 0
@@ -168,17 +188,35 @@ def synthetic_coco(
                 cid = gt["category_id"] if rng.random() < 0.9 else int(rng.integers(1, 14))
                 box = _jitter(np.array([x, y, x + bw, y + bh]), w, h, rng)
                 kps = _jitter_keypoints(gt, rng) if cid == gt["category_id"] else None
-                results.append(_detection(image, cid, box, float(rng.uniform(0.3, 1)), rng,
-                                          polygon_points, kps))
+                results.append(
+                    _detection(
+                        image, cid, box, float(rng.uniform(0.3, 1)), rng, polygon_points, kps
+                    )
+                )
         for _ in range(rng.poisson(false_positives) + extra):
-            results.append(_detection(image, int(rng.integers(1, 14)), _random_box(w, h, rng),
-                                      float(rng.uniform(0, 0.8)), rng, polygon_points))
+            results.append(
+                _detection(
+                    image,
+                    int(rng.integers(1, 14)),
+                    _random_box(w, h, rng),
+                    float(rng.uniform(0, 0.8)),
+                    rng,
+                    polygon_points,
+                )
+            )
     if score_decimals is not None:
         for r in results:
             r["score"] = round(r["score"], score_decimals)
-    categories = [{"id": c.id, "name": c.name, "supercategory": "clothes",
-                   "keypoints": [str(i) for i in range(1, NUM_LANDMARKS + 1)], "skeleton": []}
-                  for c in CATEGORIES]
+    categories = [
+        {
+            "id": c.id,
+            "name": c.name,
+            "supercategory": "clothes",
+            "keypoints": [str(i) for i in range(1, NUM_LANDMARKS + 1)],
+            "skeleton": [],
+        }
+        for c in CATEGORIES
+    ]
     return {"images": images, "annotations": anns, "categories": categories}, results
 
 
@@ -215,8 +253,12 @@ def pycocotools_reference(
         coco_gt.createIndex()
         if results:
             # What the official per-task result file of this task holds (and nothing else).
-            keep = {"image_id", "category_id", "score",
-                    {"bbox": "bbox", "segm": "segmentation", "landmarks": "keypoints"}[task]}
+            keep = {
+                "image_id",
+                "category_id",
+                "score",
+                {"bbox": "bbox", "segm": "segmentation", "landmarks": "keypoints"}[task],
+            }
             task_rows = [{k: v for k, v in r.items() if k in keep} for r in results]
             coco_dt = coco_gt.loadRes(copy.deepcopy(task_rows))
         else:
@@ -248,8 +290,10 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     gt, results = synthetic_coco(args.images, args.seed)
-    print(f"generated {len(gt['images'])} images, {len(gt['annotations'])} GT, "
-          f"{len(results)} detections in {time.perf_counter() - t0:.1f}s")
+    print(
+        f"generated {len(gt['images'])} images, {len(gt['annotations'])} GT, "
+        f"{len(results)} detections in {time.perf_counter() - t0:.1f}s"
+    )
     ours_total = ref_total = 0.0
     mismatches = 0
     for task in args.tasks:

@@ -49,10 +49,16 @@ def random_item(rng: random.Random) -> dict[str, Any]:
         for _ in range(rng.choice((1, 1, 2)))
     ]
     return {
-        "segmentation": polygons, "scale": rng.randint(1, 3), "viewpoint": rng.randint(1, 3),
-        "zoom_in": rng.randint(1, 3), "landmarks": landmarks, "style": rng.randint(0, 3),
-        "bounding_box": [x1, y1, x2, y2], "occlusion": rng.randint(1, 3),
-        "category_id": cat.id, "category_name": cat.name,
+        "segmentation": polygons,
+        "scale": rng.randint(1, 3),
+        "viewpoint": rng.randint(1, 3),
+        "zoom_in": rng.randint(1, 3),
+        "landmarks": landmarks,
+        "style": rng.randint(0, 3),
+        "bounding_box": [x1, y1, x2, y2],
+        "occlusion": rng.randint(1, 3),
+        "category_id": cat.id,
+        "category_name": cat.name,
     }
 
 
@@ -93,7 +99,8 @@ def run(split: Path, workers: int | None, serial: bool, repeat: int) -> None:
         t_serial, _ = _timed(lambda: check_split(split, cache=False, workers=1), repeat)
         rows.append(("our reader, serial", t_serial))
     t_cold, report = _timed(
-        lambda: check_split(split, cache=True, workers=workers), repeat,
+        lambda: check_split(split, cache=True, workers=workers),
+        repeat,
         before=lambda: shutil.rmtree(split / INDEX_DIR_NAME, ignore_errors=True),
     )
     assert not report.problems, report.problems[:3]  # the generator writes valid files
@@ -103,10 +110,14 @@ def run(split: Path, workers: int | None, serial: bool, repeat: int) -> None:
     items = sum(len(r.items) for r in records)
     print(f"{len(files)} files, {items} items; best of {repeat}, ratio = time / json loop")
     for name, seconds in rows:
-        print(f"  {name:<38} {seconds:8.3f} s   x{seconds / t_json:6.2f}   "
-              f"{len(files) / seconds:10.0f} files/s")
-    print(f"  cold / cached speed-up: {t_cold / t_cached:.1f}x; "
-          f"json loop / cached: {t_json / t_cached:.1f}x")
+        print(
+            f"  {name:<38} {seconds:8.3f} s   x{seconds / t_json:6.2f}   "
+            f"{len(files) / seconds:10.0f} files/s"
+        )
+    print(
+        f"  cold / cached speed-up: {t_cold / t_cached:.1f}x; "
+        f"json loop / cached: {t_json / t_cached:.1f}x"
+    )
 
 
 def main() -> None:
