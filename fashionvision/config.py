@@ -60,6 +60,8 @@ class ModelConfig:
     matching_width: int = 256
     matching_dim: int = 256
     pair_neg_ratio: int = 3
+    stream_roi_size: int = 14
+    stream_detections_per_img: int | None = None
     masks: bool = True
     landmarks: bool = True
     matching: bool = True
@@ -71,6 +73,7 @@ class DataConfig:
 
     `root` holds ``<train_split>/{image,annos}`` and ``<val_split>/{image,annos}``.  With
     `pair_sampling` the user and shop images of one pair_id share a batch (the pair loss needs it).
+    `strict=False` skips malformed annotation items with a counted warning instead of failing.
     """
 
     root: str = ""
@@ -79,6 +82,7 @@ class DataConfig:
     workers: int = 2
     flip_prob: float = 0.5
     pair_sampling: bool = True
+    strict: bool = True
 
 
 @dataclass
@@ -129,7 +133,7 @@ class TrainConfig:
     """
 
     seed: int = 0
-    eval_every: int = 1
+    eval_every: int = 1  # epochs between validation passes (and after the last); 0 = never
     checkpoint_every: int = 1000
     log_every: int = 20
     device: str = "auto"

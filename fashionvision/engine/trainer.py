@@ -178,9 +178,11 @@ class Trainer:
         flip = (
             RandomHorizontalFlip(self.cfg.data.flip_prob) if self.cfg.data.flip_prob > 0 else None
         )
-        ds = DeepFashion2Dataset(
-            split_dir(self.cfg.data, self.cfg.data.train_split), transforms=flip
-        )
+        from fashionvision.data.deepfashion2 import load_split
+
+        folder = split_dir(self.cfg.data, self.cfg.data.train_split)
+        records = load_split(folder, strict=self.cfg.data.strict)
+        ds = DeepFashion2Dataset(records, transforms=flip, split_dir=folder)
         return ds, ds.records
 
     def _val_data(
@@ -195,7 +197,7 @@ class Trainer:
             return None, None
         from fashionvision.data.deepfashion2 import load_split
 
-        return path, load_split(path)
+        return path, load_split(path, strict=self.cfg.data.strict)
 
     def _optimizer(self) -> tuple[torch.optim.Optimizer, WarmupMultiStepLR]:
         s = self.cfg.solver
@@ -412,7 +414,8 @@ class Trainer:
             self.state.epoch += 1
             self.state.iter_in_epoch = 0
             self.save()
-            if self.state.epoch % self.cfg.train.eval_every == 0 or self.state.epoch == epochs:
+            every = self.cfg.train.eval_every
+            if every > 0 and (self.state.epoch % every == 0 or self.state.epoch == epochs):
                 self.evaluate()
             D.barrier(self.dist)
         self.save()

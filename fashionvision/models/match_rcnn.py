@@ -117,6 +117,7 @@ def _stream_modules(
     landmark_convs: int,
     matching_width: int,
     matching_dim: int,
+    stream_roi_size: int,
 ) -> dict[str, nn.Module | None]:
     """The landmark/matching stream modules for MatchRoIHeads (None when switched off)."""
     streams: dict[str, nn.Module | None] = {
@@ -127,7 +128,7 @@ def _stream_modules(
     }
     if landmarks or matching:
         streams["stream_roi_pool"] = MultiScaleRoIAlign(
-            _FEATURE_NAMES, output_size=14, sampling_ratio=2
+            _FEATURE_NAMES, output_size=stream_roi_size, sampling_ratio=2
         )
     if landmarks:
         streams["landmark_head"] = LandmarkHead(channels, landmark_width, landmark_convs)
@@ -159,6 +160,7 @@ def build_match_rcnn(
     masks: bool = True,
     trainable_layers: int | None = None,
     stream_detections_per_img: int | None = None,
+    stream_roi_size: int = 14,
     **torchvision_kwargs: Any,
 ) -> MatchRCNN:
     """Build Match R-CNN; `num_classes` counts the background (13 garments + 1).
@@ -167,6 +169,8 @@ def build_match_rcnn(
     values are the defaults); `torchvision_kwargs` override `TORCHVISION_DEFAULTS`
     (RPN/box thresholds and proposal counts, image mean/std).  `stream_detections_per_img` limits
     the landmark/matching streams at inference to the best k detections per image (None = all).
+    `stream_roi_size` is the RoIAlign output side of the landmark/matching streams: 14 gives the
+    paper's 56x56 heatmaps after the two deconvolutions; 7 gives 28x28 (coarser, 4x cheaper).
     """
     unknown = set(torchvision_kwargs) - set(TORCHVISION_DEFAULTS)
     if unknown:
@@ -210,6 +214,7 @@ def build_match_rcnn(
             landmark_convs,
             matching_width,
             matching_dim,
+            stream_roi_size,
         ),
         pair_neg_ratio=pair_neg_ratio,
         stream_detections_per_img=stream_detections_per_img,
