@@ -13,14 +13,13 @@ import html
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from fashionvision.config import load_config
+from fashionvision.config import DemoSettings, load_config
 from fashionvision.data.coco_format import (
     detections_to_coco_results,
     retrieval_ground_truth,
@@ -42,23 +41,11 @@ from fashionvision.viz.draw import draw_annotation, draw_grid
 Log = Callable[[str], None]
 
 
-@dataclass(frozen=True)
-class DemoSettings:
-    """Sizes of the demo; the defaults finish in about 12 minutes on 2 CPU cores."""
-
-    train_images: int = 400
-    val_images: int = 100
-    seed: int = 0
-    image_size: int = 256
-    epochs: int = 5
-    config: str = "match_rcnn_tiny"
-    overrides: tuple[str, ...] = ()
-
-
 def run_demo(
-    out_dir: str | Path, settings: DemoSettings = DemoSettings(), log: Log = print
+    out_dir: str | Path, settings: DemoSettings | None = None, log: Log = print
 ) -> dict[str, Any]:
     """Run the whole demo into `out_dir`; returns the metrics written to ``report/metrics.json``."""
+    settings = settings or DemoSettings()
     out = Path(out_dir)
     data_root, run_dir, report_dir = out / "data", out / "run", out / "report"
     started = time.perf_counter()

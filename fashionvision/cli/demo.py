@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from fashionvision.demo import DemoSettings
+from fashionvision.config import DemoSettings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

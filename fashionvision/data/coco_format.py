@@ -14,11 +14,9 @@ files (detections) follow the COCO results format with 882-number keypoints and 
 
 from __future__ import annotations
 
-import gc
 import json
 import math
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +24,7 @@ import numpy as np
 
 from fashionvision.categories import CATEGORIES, NUM_LANDMARKS, to_global
 from fashionvision.errors import AnnotationError, FashionVisionError, Problem
+from fashionvision.io_utils import gc_paused
 from fashionvision.structures import Detection, Garment, ImageAnnotation
 
 KEYPOINT_NAMES: tuple[str, ...] = tuple(str(i) for i in range(1, NUM_LANDMARKS + 1))
@@ -108,19 +107,6 @@ def image_to_coco(image: ImageAnnotation) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector: building millions of keypoint lists (none of them cyclic)
-    otherwise triggers repeated full collections that make the conversion ~3x slower."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def split_to_coco(records: Iterable[ImageAnnotation], visible_only: bool = False) -> dict[str, Any]:
     """Convert a split's records to a COCO ground-truth dict (see the module docstring).
 
@@ -128,7 +114,7 @@ def split_to_coco(records: Iterable[ImageAnnotation], visible_only: bool = False
     """
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
-    with _gc_paused():
+    with gc_paused():
         for record in records:
             images.append(image_to_coco(record))
             for item in record.items:
@@ -215,7 +201,7 @@ def detection_to_coco_result(det: Detection) -> dict[str, Any]:
 
 def detections_to_coco_results(dets: Iterable[Detection]) -> list[dict[str, Any]]:
     """COCO results rows for `dets`, in order (see `detection_to_coco_result`)."""
-    with _gc_paused():
+    with gc_paused():
         return [detection_to_coco_result(d) for d in dets]
 
 

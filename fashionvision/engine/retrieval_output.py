@@ -20,6 +20,7 @@ ranked list is padded by repeating its last entry, because a result row must car
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -229,6 +230,11 @@ def retrieval_results(
     else:
         queries = detect_and_embed(model, split_dir, users, device, query_threshold, batch_size)
         gallery = detect_and_embed(model, split_dir, shops, device, gallery_threshold, batch_size)
+    if len(gallery) == 0:
+        # No shop garment found: no result row can be formed, so every query counts as a miss.
+        message = "retrieval: no garment detected in the shop images; no results written"
+        warnings.warn(message, stacklevel=2)
+        return []
     heads = getattr(model, "roi_heads", None)
     similarity = heads.pair_similarity if getattr(heads, "similarity", None) is not None else None
 

@@ -2,6 +2,7 @@ import json
 
 import pytest
 import torch
+from conftest import SMALL_MODEL
 from pycocotools.coco import COCO
 
 import fashionvision.cli as cli
@@ -13,13 +14,7 @@ from fashionvision.data.synthetic import generate_dataset
 from fashionvision.engine.build import build_model
 from fashionvision.engine.checkpoint import save_checkpoint
 
-SMALL = [
-    "model.min_size=64", "model.max_size=64", "model.representation_size=64",
-    "model.mask_head_width=16", "model.landmark_head_width=16", "model.landmark_convs=2",
-    "model.matching_width=16", "model.matching_dim=16", "model.rpn_pre_nms_top_n_test=50",
-    "model.rpn_post_nms_top_n_test=20", "model.box_detections_per_img=5",
-    "model.box_score_thresh=0.0",
-]  # fmt: skip
+SMALL = [*SMALL_MODEL, "model.box_score_thresh=0.0"]
 
 
 @pytest.fixture

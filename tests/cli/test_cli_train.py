@@ -1,16 +1,11 @@
 import pytest
+from conftest import SMALL_TRAINING
 
 import fashionvision.cli as cli
 from fashionvision.data.synthetic import generate_dataset
 from fashionvision.engine.checkpoint import load_checkpoint
 
-SMALL = [
-    "model.min_size=64", "model.max_size=64", "model.representation_size=64",
-    "model.mask_head_width=16", "model.landmark_head_width=16", "model.landmark_convs=2",
-    "model.matching_width=16", "model.matching_dim=16", "model.rpn_pre_nms_top_n_train=100",
-    "model.rpn_post_nms_top_n_train=50", "model.box_batch_size_per_image=16",
-    "solver.batch_size=2", "train.progress=false", "train.log_every=1", "train.eval_every=100",
-]  # fmt: skip
+SMALL = SMALL_TRAINING
 
 
 @pytest.fixture

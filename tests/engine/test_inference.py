@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+from conftest import SMALL_MODEL
 from PIL import Image
 
 import fashionvision
@@ -13,13 +14,7 @@ from fashionvision.engine.checkpoint import CheckpointError, save_checkpoint
 from fashionvision.engine.inference import Predictor, load_image
 from fashionvision.errors import FashionVisionError
 
-SMALL = [
-    "model.min_size=64", "model.max_size=64", "model.representation_size=64",
-    "model.mask_head_width=16", "model.landmark_head_width=16", "model.landmark_convs=2",
-    "model.matching_width=16", "model.matching_dim=16", "model.rpn_pre_nms_top_n_test=50",
-    "model.rpn_post_nms_top_n_test=20", "model.box_detections_per_img=5",
-    "model.box_score_thresh=0.0",
-]  # fmt: skip
+SMALL = [*SMALL_MODEL, "model.box_score_thresh=0.0"]
 
 
 @pytest.fixture(scope="module")

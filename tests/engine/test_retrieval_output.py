@@ -1,5 +1,6 @@
 import pytest
 import torch
+from conftest import SMALL_MODEL
 
 from fashionvision.config import load_config
 from fashionvision.data.coco_format import retrieval_ground_truth
@@ -17,13 +18,7 @@ from fashionvision.engine.retrieval_output import (
 from fashionvision.errors import FashionVisionError
 from fashionvision.evaluation.retrieval import evaluate_retrieval
 
-SMALL = [
-    "model.min_size=64", "model.max_size=64", "model.representation_size=64",
-    "model.mask_head_width=16", "model.landmark_head_width=16", "model.landmark_convs=2",
-    "model.matching_width=16", "model.matching_dim=16", "model.rpn_pre_nms_top_n_test=50",
-    "model.rpn_post_nms_top_n_test=20", "model.box_detections_per_img=5",
-    "model.box_score_thresh=0.0",
-]  # fmt: skip
+SMALL = [*SMALL_MODEL, "model.box_score_thresh=0.0"]
 
 GALLERY = torch.tensor([[3.0, 0.0], [1.0, 0.0], [2.0, 0.0], [0.5, 0.0]])
 

@@ -3,6 +3,7 @@ import json
 
 import pytest
 import torch
+from conftest import SMALL_TRAINING
 
 from fashionvision.config import load_config
 from fashionvision.data.synthetic import generate_dataset
@@ -12,28 +13,7 @@ from fashionvision.engine.trainer import Trainer
 from fashionvision.errors import FashionVisionError
 
 # the tiny preset shrunk further so one iteration takes well under a second on a CPU
-SMALL = [
-    "model.min_size=64",
-    "model.max_size=64",
-    "model.representation_size=64",
-    "model.mask_head_width=16",
-    "model.landmark_head_width=16",
-    "model.landmark_convs=2",
-    "model.matching_width=16",
-    "model.matching_dim=16",
-    "model.rpn_pre_nms_top_n_train=100",
-    "model.rpn_post_nms_top_n_train=50",
-    "model.rpn_pre_nms_top_n_test=50",
-    "model.rpn_post_nms_top_n_test=20",
-    "model.box_batch_size_per_image=16",
-    "model.box_detections_per_img=5",
-    "solver.batch_size=2",
-    "solver.warmup_iters=2",
-    "train.log_every=1",
-    "train.progress=false",
-    "data.workers=0",
-    "train.eval_every=100",
-]
+SMALL = [*SMALL_TRAINING, "solver.warmup_iters=2", "data.workers=0"]
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,21 @@
+"""Shared test settings.
+
+`SMALL_MODEL` shrinks the tiny preset to 64 px images and a few channels per head, so a model
+builds and steps in milliseconds; test modules extend it (`from conftest import SMALL_MODEL`
+works because pytest puts this folder on sys.path when it loads this file).
+"""
+
+SMALL_MODEL: list[str] = [
+    "model.min_size=64", "model.max_size=64", "model.representation_size=64",
+    "model.mask_head_width=16", "model.landmark_head_width=16", "model.landmark_convs=2",
+    "model.matching_width=16", "model.matching_dim=16",
+    "model.rpn_pre_nms_top_n_test=50", "model.rpn_post_nms_top_n_test=20",
+    "model.box_detections_per_img=5",
+]  # fmt: skip
+
+SMALL_TRAINING: list[str] = [
+    *SMALL_MODEL,
+    "model.rpn_pre_nms_top_n_train=100", "model.rpn_post_nms_top_n_train=50",
+    "model.box_batch_size_per_image=16", "solver.batch_size=2",
+    "train.progress=false", "train.log_every=1", "train.eval_every=100",
+]  # fmt: skip

@@ -1,0 +1,30 @@
+"""The demo end to end at toy size: every stage runs and the report folder is complete."""
+
+import json
+
+import pytest
+
+from fashionvision.config import DemoSettings
+from fashionvision.demo import run_demo
+
+pytestmark = pytest.mark.slow
+
+
+def test_demo_writes_a_complete_report(tmp_path):
+    settings = DemoSettings(
+        train_images=12,
+        val_images=8,
+        epochs=1,
+        image_size=128,
+        overrides=("train.max_iters=2", "model.min_size=128", "model.max_size=128",
+                   "train.progress=false", "model.box_score_thresh=0.0"),
+    )
+    lines: list[str] = []
+    metrics = run_demo(tmp_path, settings, log=lines.append)
+    report = tmp_path / "report"
+    for name in ("metrics.json", "tables.md", "predictions.png", "retrieval.png", "index.html"):
+        assert (report / name).stat().st_size > 0, name
+    saved = json.loads((report / "metrics.json").read_text())
+    assert saved["retrieval"]["num_queries"] == metrics["retrieval"]["num_queries"] > 0
+    assert 0.0 <= saved["retrieval"]["top20"] <= 1.0
+    assert [line[:5] for line in lines[:4]] == ["[1/4]", "[2/4]", "[3/4]", "[4/4]"]
