@@ -1,19 +1,22 @@
 """Inference time of Match R-CNN vs torchvision's Mask R-CNN (same backbone, heads and input size).
 
-Both models are built from the same random weights (torchvision's model gets our state dict
-minus the landmark/matching streams), run in eval mode under `torch.inference_mode` on the same
-random images, one image per call, after a warm-up.  Prints per-image times and the ratio
-ours / torchvision
-(target <= 1.25).  Optionally times one training iteration of the full model (`--train-batch`).
+Both models come from one config preset (`--config`, plus `key=value` overrides): ours is built as
+training builds it, torchvision's `MaskRCNN` gets the same backbone, box/mask head widths, RPN and
+post-processing settings and our state dict minus the landmark/matching streams.  Both run in eval
+mode under `torch.inference_mode` on the same random images, one image per call, after a warm-up.
+Prints per-image times and the ratio ours / torchvision (target <= 1.25).  Optionally times one
+training iteration with and without the two Match R-CNN streams (`--train-batch`).
 
-    python benchmarks/bench_inference.py --backbone resnet50 --size 512 --images 5
-    python benchmarks/bench_inference.py --backbone resnet18 --size 256 --images 10 --tiny \
-        --train-batch 4
+    python benchmarks/bench_inference.py --config match_rcnn_tiny --images 10 --train-batch 4
+    python benchmarks/bench_inference.py --config match_rcnn_r50_fpn_1x --size 512 --images 5
+    python benchmarks/bench_inference.py --config match_rcnn_r50_fpn_1x --size 512 \
+        model.stream_detections_per_img=20
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import time
 
@@ -23,47 +26,31 @@ from torchvision.models.detection import MaskRCNN
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
 
-from fashionvision.models import build_match_rcnn
+from fashionvision.config import ModelConfig, load_config
+from fashionvision.engine.build import build_model
 from fashionvision.models.backbones import build_backbone
-
-# The tiny training configuration (ResNet-18-FPN, GN, narrow heads).
-TINY = dict(
-    norm="gn",
-    fpn_channels=64,
-    box_batch_size_per_image=64,
-    representation_size=256,
-    mask_head_width=64,
-    landmark_head_width=64,
-    landmark_convs=4,
-    matching_width=64,
-    matching_dim=128,
-)
-FULL = dict(norm="frozen_bn", fpn_channels=256, representation_size=1024, mask_head_width=256)
+from fashionvision.models.match_rcnn import TORCHVISION_DEFAULTS
 
 
-def build_pair(
-    backbone: str, size: int, tiny: bool, stream_dets: int | None = None
-) -> tuple[nn.Module, nn.Module]:
-    """(ours, torchvision's) sharing every detection/mask weight."""
-    cfg: dict = TINY if tiny else FULL
+def build_pair(cfg: ModelConfig) -> tuple[nn.Module, nn.Module]:
+    """(ours, torchvision's) sharing every detection/mask weight; random init, no download."""
+    cfg = dataclasses.replace(cfg, weights=None)
     torch.manual_seed(0)
-    ours = build_match_rcnn(
-        backbone=backbone,
-        min_size=size,
-        max_size=size,
-        stream_detections_per_img=stream_dets,
-        **cfg,
-    )
-    channels, rep, width = cfg["fpn_channels"], cfg["representation_size"], cfg["mask_head_width"]
+    ours = build_model(cfg)
+    shared = {k: getattr(cfg, k) for k in TORCHVISION_DEFAULTS if hasattr(cfg, k)}
+    rep, width, channels = cfg.representation_size, cfg.mask_head_width, cfg.fpn_channels
     theirs = MaskRCNN(
-        build_backbone(backbone, cfg["norm"], channels),  # type: ignore[arg-type]
+        build_backbone(cfg.backbone, cfg.norm, channels),  # type: ignore[arg-type]
         num_classes=None,
-        min_size=size,
-        max_size=size,
+        min_size=cfg.min_size,
+        max_size=cfg.max_size,
+        rpn_batch_size_per_image=cfg.rpn_batch_size_per_image,
+        box_batch_size_per_image=cfg.box_batch_size_per_image,
         box_head=TwoMLPHead(channels * 49, rep),
         box_predictor=FastRCNNPredictor(rep, 14),
         mask_head=MaskRCNNHeads(channels, [width] * 4, 1),
         mask_predictor=MaskRCNNPredictor(width, width, 14),
+        **shared,
     )
     theirs.load_state_dict({k: v for k, v in ours.state_dict().items() if k in theirs.state_dict()})
     return ours.eval(), theirs.eval()
@@ -82,15 +69,12 @@ def time_per_image(model: nn.Module, images: list[torch.Tensor], warmup: int = 1
     return statistics.median(times)
 
 
-def time_train_iteration(
-    backbone: str, size: int, batch: int, tiny: bool, streams: bool = True, iters: int = 3
-) -> float:
+def time_train_iteration(cfg: ModelConfig, batch: int, streams: bool, iters: int = 3) -> float:
     """Median seconds of one forward + backward on `batch` synthetic images, with or without the
     landmark and matching streams."""
-    cfg: dict = TINY if tiny else FULL
-    model = build_match_rcnn(
-        backbone=backbone, min_size=size, max_size=size, landmarks=streams, matching=streams, **cfg
-    ).train()
+    cfg = dataclasses.replace(cfg, weights=None, landmarks=streams, matching=streams)
+    model = build_model(cfg).train()
+    size = cfg.min_size
     images = [torch.rand(3, size, size) for _ in range(batch)]
     targets = []
     for i in range(batch):
@@ -128,44 +112,34 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument(
-        "--backbone", default="resnet50", choices=["resnet18", "resnet34", "resnet50", "resnet101"]
-    )
-    parser.add_argument(
-        "--size", type=int, default=512, help="shorter = longer side after resizing"
-    )
+    parser.add_argument("--config", default="match_rcnn_tiny", help="preset name or YAML path")
+    parser.add_argument("--size", type=int, default=None, help="input side (default: the config's)")
     parser.add_argument("--images", type=int, default=5)
-    parser.add_argument(
-        "--tiny", action="store_true", help="tiny config (GN, 64-channel FPN, narrow heads)"
-    )
     parser.add_argument("--train-batch", type=int, default=0, help="also time a training iteration")
-    parser.add_argument(
-        "--stream-dets", type=int, default=None, help="landmark/matching streams on the best k only"
-    )
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
+    parser.add_argument("overrides", nargs="*", help="config overrides key=value")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    cfg = load_config(args.config, args.overrides).model
+    if args.size:
+        cfg = dataclasses.replace(cfg, min_size=args.size, max_size=args.size)
     torch.manual_seed(1)
-    images = [torch.rand(3, args.size, args.size) for _ in range(args.images)]
-    ours, theirs = build_pair(args.backbone, args.size, args.tiny, args.stream_dets)
+    images = [torch.rand(3, cfg.min_size, cfg.min_size) for _ in range(args.images)]
+    ours, theirs = build_pair(cfg)
     # Interleave the two so machine-load drift affects both alike.
     t_theirs = time_per_image(theirs, images)
     t_ours = time_per_image(ours, images)
     t_theirs = min(t_theirs, time_per_image(theirs, images, warmup=0))
     t_ours = min(t_ours, time_per_image(ours, images, warmup=0))
-    print(
-        f"{args.backbone} {args.size}px {'tiny' if args.tiny else 'full'} heads, "
-        f"{args.images} images"
-    )
-    print(f"torchvision MaskRCNN: {t_theirs * 1000:.1f} ms/image")
-    print(f"MatchRCNN (+landmarks, +matching): {t_ours * 1000:.1f} ms/image")
-    print(f"ratio: {t_ours / t_theirs:.2f}x")
+    print(f"{args.config} {' '.join(args.overrides)}: {cfg.backbone}, {cfg.min_size} px, "
+          f"{args.images} images, {torch.get_num_threads()} threads")
+    print(f"torchvision MaskRCNN:              {t_theirs * 1000:8.1f} ms/image")
+    print(f"MatchRCNN (+landmarks, +matching): {t_ours * 1000:8.1f} ms/image")
+    print(f"ratio ours/torchvision: {t_ours / t_theirs:.2f}x (target <= 1.25x)")
     if args.train_batch:
         for streams in (False, True):
-            t_train = time_train_iteration(
-                args.backbone, args.size, args.train_batch, args.tiny, streams
-            )
+            t_train = time_train_iteration(cfg, args.train_batch, streams)
             what = "full model" if streams else "box + mask only"
             print(f"training iteration, batch {args.train_batch}, {what}: {t_train:.2f} s/iter")
 
