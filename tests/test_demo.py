@@ -16,7 +16,7 @@ def test_demo_writes_a_complete_report(tmp_path):
         val_images=8,
         epochs=1,
         image_size=128,
-        overrides=("train.max_iters=2", "model.min_size=128", "model.max_size=128",
+        overrides=("model.min_size=128", "model.max_size=128",
                    "train.progress=false", "model.box_score_thresh=0.0"),
     )
     lines: list[str] = []
