@@ -152,9 +152,12 @@ class PairBatchSampler(Sampler[list[int]]):
 
     Per epoch: images are grouped by pair_id; within a group user and shop images are interleaved
     evenly (so the pieces of a split group each hold both sources where the counts allow); groups
-    larger than `batch_size` are cut into pieces of `batch_size`; pieces are packed best-fit into
-    batches (a piece is never split across batches) and the batches are shuffled.  Every index
-    appears exactly once per epoch.  Everything is a function of (seed, epoch): call `set_epoch`.
+    are cut into pieces of at most `group_share` images; pieces are packed best-fit into batches (a
+    piece is never split across batches) and the batches are shuffled.  `group_share` defaults to
+    half the batch (at least 2, at most the batch): a batch then holds two or more pair_ids, so the
+    pair loss sees negatives from other pairs as well as the positives within each pair (a batch
+    of one pair_id has positives only).  Every index appears exactly once per epoch.  Everything
+    is a function of (seed, epoch): call `set_epoch`.
 
     Distributed training: rank `rank` of `num_replicas` takes batches ``rank::num_replicas``, so
     ranks are disjoint.  To give every rank the same number of batches (DDP needs it),
@@ -171,9 +174,14 @@ class PairBatchSampler(Sampler[list[int]]):
         drop_last: bool = False,
         num_replicas: int = 1,
         rank: int = 0,
+        group_share: int | None = None,
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        share = min(batch_size, max(2, batch_size // 2)) if group_share is None else group_share
+        if not 1 <= share <= batch_size:
+            raise ValueError(f"need 1 <= group_share <= batch_size, got {share}, {batch_size}")
+        self.group_share = share
         if not 0 <= rank < num_replicas:
             raise ValueError(f"need 0 <= rank < num_replicas, got rank={rank}, {num_replicas}")
         self.batch_size = batch_size
@@ -188,6 +196,7 @@ class PairBatchSampler(Sampler[list[int]]):
             groups[record.pair_id].append(index)
         self._groups = [groups[k] for k in sorted(groups)]
         self._sources = [record.source for record in records]
+        self._pair_of = [record.pair_id for record in records]
         self._cache: tuple[int, list[list[int]]] | None = None
 
     def set_epoch(self, epoch: int) -> None:
@@ -195,10 +204,10 @@ class PairBatchSampler(Sampler[list[int]]):
         self.epoch = epoch
 
     def _pieces(self, rng: np.random.Generator) -> list[list[int]]:
-        """Pair groups, sources interleaved, cut into pieces of at most batch_size indices."""
+        """Pair groups, sources interleaved, cut into pieces of at most group_share indices."""
         order = rng.permutation(len(self._groups)) if self.shuffle else range(len(self._groups))
-        pieces = []
-        for g in order:
+        keyed: list[tuple[float, int, list[int]]] = []
+        for rank, g in enumerate(order):
             group = self._groups[g]
             # anything not "user" counts as shop, so no index can be lost
             by_source = [
@@ -208,23 +217,32 @@ class PairBatchSampler(Sampler[list[int]]):
             if self.shuffle:
                 by_source = [list(rng.permutation(part)) for part in by_source]
             mixed = _spread(*by_source)
-            for start in range(0, len(mixed), self.batch_size):
-                pieces.append([int(i) for i in mixed[start : start + self.batch_size]])
-        return pieces
+            starts = range(0, len(mixed), self.group_share)
+            # A group's pieces are spread evenly over the sequence (as `_spread` does for sources),
+            # so neighbouring pieces, which the packer puts in one batch, come from different pairs.
+            for k, start in enumerate(starts):
+                piece = [int(i) for i in mixed[start : start + self.group_share]]
+                keyed.append(((k + 0.5) / len(starts), rank, piece))
+        return [piece for _, _, piece in sorted(keyed, key=lambda t: t[:2])]
 
     def _pack(self, pieces: list[list[int]]) -> list[list[int]]:
         """Best-fit-decreasing packing: largest pieces first (a stable sort, so equal sizes keep
-        their shuffled order), each into the open batch with the least room that fits."""
+        their order), each into the open batch with the least room that fits, preferring a batch
+        that holds no image of the piece's pair_id (so batches mix pairs)."""
+        pair_of = self._pair_of
         batches: list[list[int]] = []
         open_by_room: list[list[int]] = [[] for _ in range(self.batch_size + 1)]
         for piece in sorted(pieces, key=len, reverse=True):
-            size = len(piece)
-            room = next((r for r in range(size, self.batch_size) if open_by_room[r]), None)
-            if room is None:
+            size, pair = len(piece), pair_of[piece[0]]
+            fits = [(r, b) for r in range(size, self.batch_size) for b in reversed(open_by_room[r])]
+            other = [(r, b) for r, b in fits if all(pair_of[i] != pair for i in batches[b])]
+            chosen = (other or fits or [None])[0]
+            if chosen is None:
                 batches.append([])
                 b = len(batches) - 1
             else:
-                b = open_by_room[room].pop()
+                room, b = chosen
+                open_by_room[room].remove(b)
             batches[b].extend(piece)
             left = self.batch_size - len(batches[b])
             if left > 0:

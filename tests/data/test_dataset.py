@@ -111,7 +111,7 @@ GROUPS = [(2, 1), (1, 1), (3, 2), (1, 0), (0, 2), (6, 4), (2, 2), (1, 1), (1, 3)
 
 def test_sampler_covers_every_index_once_and_keeps_pairs_together():
     records = _pair_records(GROUPS)
-    sampler = PairBatchSampler(records, batch_size=4, seed=3)
+    sampler = PairBatchSampler(records, batch_size=4, seed=3, group_share=4)
     batches = list(sampler)
     assert len(batches) == len(sampler)
     flat = [i for b in batches for i in b]
@@ -129,6 +129,35 @@ def test_sampler_covers_every_index_once_and_keeps_pairs_together():
         assert sources == {"user", "shop"}
     # best-fit packing wastes little: 35 images need at least 9 batches of 4
     assert len(batches) <= 11
+
+
+def test_default_sampler_mixes_pair_ids_for_negatives():
+    """Default group_share = half the batch: full batches hold >= 2 pair_ids (cross-pair negatives
+    for the pair loss), and each pair's share holds a user and a shop image where it can."""
+    records = _pair_records(GROUPS)
+    sampler = PairBatchSampler(records, batch_size=4, seed=3)
+    assert sampler.group_share == 2
+    batches = list(sampler)
+    assert sorted(i for b in batches for i in b) == list(range(len(records)))
+    full = [b for b in batches if len(b) == 4]
+    single = [b for b in full if len({records[i].pair_id for i in b}) < 2]
+    # the 10-image pair needs 5 of the 9 batches: greedy packing leaves at most one unmixed
+    assert full and len(single) <= 1
+    # with many small pairs, as in DeepFashion2, every full batch mixes pairs
+    many = _pair_records([(1, 1), (2, 1), (1, 2), (3, 2)] * 50)
+    batches_many = list(PairBatchSampler(many, batch_size=4, seed=1))
+    assert all(len({many[i].pair_id for i in b}) >= 2 for b in batches_many if len(b) == 4)
+    shares: dict[int, list[set[str]]] = {}
+    for b in batches:
+        for pair_id in {records[i].pair_id for i in b}:
+            share = [records[i] for i in b if records[i].pair_id == pair_id]
+            assert len(share) <= 2 or b in single
+            shares.setdefault(pair_id, []).append({r.source for r in share})
+    for pair_id, (users, shops) in enumerate(GROUPS, start=1):
+        if users and shops:  # a user-shop positive is in some batch
+            assert {"user", "shop"} in shares[pair_id], pair_id
+    with pytest.raises(ValueError):
+        PairBatchSampler(records, batch_size=4, group_share=5)
 
 
 def test_sampler_is_deterministic_per_seed_and_epoch():

@@ -85,8 +85,11 @@ def test_a_short_run_writes_metrics_eval_and_checkpoints(data_root, tmp_path):
         "w_loss_mask",
     ):
         assert key in row
-    raw = sum(float(row[k]) for k in row if k.startswith("loss_"))
-    assert float(row["loss"]) == pytest.approx(raw, rel=1e-5)  # all λ = 1 in the preset
+    weighted = sum(float(row[k]) for k in row if k.startswith("w_loss_"))
+    assert float(row["loss"]) == pytest.approx(weighted, rel=1e-5)
+    # λ3 (pose) is 5 in the tiny preset, the other weights 1
+    assert float(row["w_loss_landmark"]) == pytest.approx(5 * float(row["loss_landmark"]), 1e-6)
+    assert float(row["w_loss_mask"]) == pytest.approx(float(row["loss_mask"]), rel=1e-6)
     final = load_checkpoint(tmp_path / "model_final.pt", required=("model", "config"))
     assert "optimizer" not in final and final["config"]["model"]["matching_dim"] == 16
     assert torch.equal(
