@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from fashionvision.errors import FashionVisionError
+
 
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
@@ -56,3 +58,17 @@ def gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def load_json(path: str | Path) -> Any:
+    """Read a JSON file; a missing or unparsable file raises FashionVisionError naming it."""
+    path = Path(path)
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise FashionVisionError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise FashionVisionError(f"{path}: is a directory, expected a JSON file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise FashionVisionError(f"{path}: not valid JSON ({exc})") from None

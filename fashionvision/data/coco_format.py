@@ -14,7 +14,6 @@ files (detections) follow the COCO results format with 882-number keypoints and 
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -23,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from fashionvision.categories import CATEGORIES, NUM_LANDMARKS, to_global
-from fashionvision.errors import AnnotationError, FashionVisionError, Problem
-from fashionvision.io_utils import gc_paused
+from fashionvision.errors import AnnotationError, Problem
+from fashionvision.io_utils import gc_paused, load_json
 from fashionvision.structures import Detection, Garment, ImageAnnotation
 
 KEYPOINT_NAMES: tuple[str, ...] = tuple(str(i) for i in range(1, NUM_LANDMARKS + 1))
@@ -203,20 +202,6 @@ def detections_to_coco_results(dets: Iterable[Detection]) -> list[dict[str, Any]
     """COCO results rows for `dets`, in order (see `detection_to_coco_result`)."""
     with gc_paused():
         return [detection_to_coco_result(d) for d in dets]
-
-
-def load_json(path: str | Path) -> Any:
-    """Read a JSON file; a missing or unparsable file raises FashionVisionError naming it."""
-    path = Path(path)
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except FileNotFoundError:
-        raise FashionVisionError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise FashionVisionError(f"{path}: is a directory, expected a JSON file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise FashionVisionError(f"{path}: not valid JSON ({exc})") from None
 
 
 def _is_number(value: Any) -> bool:

@@ -39,7 +39,6 @@ skips those images).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +47,7 @@ from typing import Any, Literal
 import numpy as np
 
 from fashionvision.errors import FashionVisionError, Problem
+from fashionvision.io_utils import load_json
 
 GALLERY_IOU_THRESHOLD = 0.5
 DEFAULT_TOP_K: tuple[int, ...] = (1, 5, 10, 15, 20)
@@ -456,14 +456,12 @@ def evaluate_retrieval(
 
 
 def _read_json(path: str | Path) -> Any:
-    path = Path(path)
+    """`io_utils.load_json`, its error re-raised as this module's error type."""
     try:
-        with open(path) as f:
-            return json.load(f)
-    except FileNotFoundError:
-        raise RetrievalFormatError(str(path), "", "file not found") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RetrievalFormatError(str(path), "", f"not valid JSON ({exc})") from None
+        return load_json(path)
+    except FashionVisionError as exc:
+        message = str(exc).removeprefix(f"{Path(path)}: ")
+        raise RetrievalFormatError(str(path), "", message) from None
 
 
 def load_retrieval_results(path: str | Path) -> list[dict]:

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from torchvision.models.detection.roi_heads import keypoints_to_heatmap
 
 from fashionvision.categories import CATEGORIES, NUM_LANDMARKS
+from fashionvision.models.matching_head import conv_relu_layers
 
 MAX_SLICE = max(c.num_landmarks for c in CATEGORIES)
 # Indexed by label (0 = background gets an empty slice at 0).
@@ -54,12 +55,7 @@ class LandmarkHead(nn.Module):
 
     def __init__(self, in_channels: int, width: int = 512, num_convs: int = 8) -> None:
         super().__init__()
-        layers: list[nn.Module] = []
-        for i in range(num_convs):
-            layers += [
-                nn.Conv2d(in_channels if i == 0 else width, width, 3, padding=1),
-                nn.ReLU(inplace=True),
-            ]
+        layers = conv_relu_layers(in_channels, width, num_convs)
         layers += [nn.ConvTranspose2d(width, width, 4, stride=2, padding=1), nn.ReLU(inplace=True)]
         self.convs = nn.Sequential(*layers)
         self.predictor = nn.ConvTranspose2d(width, NUM_LANDMARKS, 4, stride=2, padding=1)

@@ -20,6 +20,18 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 
+def conv_relu_layers(in_channels: int, width: int, num_convs: int) -> list[nn.Module]:
+    """`num_convs` x (3x3 conv to `width` channels, padding 1 + ReLU): the conv tower shared by
+    the matching and landmark streams (spatial size kept)."""
+    layers: list[nn.Module] = []
+    for i in range(num_convs):
+        layers += [
+            nn.Conv2d(in_channels if i == 0 else width, width, 3, padding=1),
+            nn.ReLU(inplace=True),
+        ]
+    return layers
+
+
 class MatchingHead(nn.Module):
     """`[R, C, h, w]` RoI features -> embeddings `[R, dim]`."""
 
@@ -27,13 +39,7 @@ class MatchingHead(nn.Module):
         self, in_channels: int, width: int = 256, dim: int = 256, num_convs: int = 4
     ) -> None:
         super().__init__()
-        layers: list[nn.Module] = []
-        for i in range(num_convs):
-            layers += [
-                nn.Conv2d(in_channels if i == 0 else width, width, 3, padding=1),
-                nn.ReLU(inplace=True),
-            ]
-        self.convs = nn.Sequential(*layers)
+        self.convs = nn.Sequential(*conv_relu_layers(in_channels, width, num_convs))
         self.fc = nn.Linear(width, dim)
         for m in self.convs:
             if isinstance(m, nn.Conv2d):
