@@ -1,9 +1,13 @@
-"""Shared test settings.
+"""Shared test settings and helpers.
 
 `SMALL_MODEL` shrinks the tiny preset to 64 px images and a few channels per head, so a model
 builds and steps in milliseconds; test modules extend it (`from conftest import SMALL_MODEL`
 works because pytest puts this folder on sys.path when it loads this file).
 """
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
 
 SMALL_MODEL: list[str] = [
     "model.min_size=64", "model.max_size=64", "model.representation_size=64",
@@ -19,3 +23,14 @@ SMALL_TRAINING: list[str] = [
     "model.box_batch_size_per_image=16", "solver.batch_size=2",
     "train.progress=false", "train.log_every=1", "train.eval_every=100",
 ]  # fmt: skip
+
+
+def load_benchmark(name: str) -> ModuleType:
+    """Import ``benchmarks/<name>.py`` (not a package): tests reuse its data generators and its
+    pycocotools reference, so the benchmark and the tests check the same thing."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"benchmarks_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

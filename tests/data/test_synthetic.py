@@ -11,6 +11,7 @@ import pytest
 from shapely.geometry import Polygon
 
 from fashionvision.categories import CATEGORIES, category
+from fashionvision.data.deepfashion2 import load_split
 from fashionvision.data.synthetic import (
     GarmentLayer,
     Scene,
@@ -129,10 +130,7 @@ def test_layout_and_labels_are_consistent(generated):
 
 
 def test_generated_split_passes_strict_loading(generated):
-    df2 = pytest.importorskip("fashionvision.data.deepfashion2")
-    if not hasattr(df2, "load_split"):
-        pytest.skip("load_split not available yet")
-    records = df2.load_split(generated / "train", strict=True, cache=False)
+    records = load_split(generated / "train", strict=True, cache=False)
     assert [r.image_id for r in records] == list(range(1, 25))
     assert all(r.width == 128 and r.height == 128 for r in records)
 

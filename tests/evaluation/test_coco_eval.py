@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from conftest import load_benchmark
 
 from fashionvision.categories import CATEGORIES, NUM_LANDMARKS
 from fashionvision.errors import FashionVisionError
@@ -16,16 +15,7 @@ from fashionvision.evaluation.coco_eval import evaluate_coco, stat_keys
 TOL = 1e-9
 
 
-def _load_bench() -> ModuleType:
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_eval.py"
-    spec = importlib.util.spec_from_file_location("bench_eval", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load_bench()
+bench = load_benchmark("bench_eval")
 
 
 def _assert_same(ours: dict, ref: dict, keys: tuple[str, ...]) -> None:

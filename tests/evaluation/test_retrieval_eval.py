@@ -394,7 +394,7 @@ def test_official_example_result_file():
 def test_oracle_results_on_ground_truth_from_records_score_one():
     """GT rows from `coco_format.retrieval_ground_truth` (ImageAnnotation records) and a perfect
     result file: every style>0 user item retrieves its shop item first."""
-    coco_format = pytest.importorskip("fashionvision.data.coco_format")
+    from fashionvision.data import coco_format
     from fashionvision.structures import Garment, ImageAnnotation
 
     def garment(cls: int, style: int, box: tuple) -> Garment:

@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-from types import ModuleType
-
 import pytest
+from conftest import load_benchmark
 
 from fashionvision.errors import FashionVisionError
 from fashionvision.evaluation.coco_eval import evaluate_coco
 from fashionvision.evaluation.subsets import SUBSET_ATTRIBUTES, iter_subsets, outside_subset
 
-
-def _load_bench() -> ModuleType:
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_eval.py"
-    spec = importlib.util.spec_from_file_location("bench_eval_subsets", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load_bench()
+bench = load_benchmark("bench_eval")
 
 
 @pytest.fixture(scope="module")
