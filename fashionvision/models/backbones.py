@@ -61,9 +61,27 @@ def norm_layer_for(norm: str) -> Callable[[int], nn.Module]:
     return layers[norm]
 
 
+def resolve_weight_name(weights: str, name: str) -> torchvision.models.WeightsEnum:
+    """The torchvision weights enum member that `weights` names for the ResNet `name`.
+
+    Accepts what users write: the member alone (``IMAGENET1K_V1``, ``DEFAULT``) or the full enum
+    name (``ResNet50_Weights.IMAGENET1K_V1``); a member of another architecture's enum is an error
+    (its tensors would not fit).
+    """
+    enum = torchvision.models.get_model_weights(name)
+    try:
+        return enum.verify(weights)
+    except (KeyError, ValueError, TypeError):
+        known = ", ".join(["DEFAULT", *(w.name for w in enum)])
+        raise FashionVisionError(
+            f"model.weights: {weights!r} is neither a file nor a weight name of {name} "
+            f"(known: {known}, also as {enum.__name__}.NAME)"
+        ) from None
+
+
 def _load_weights(body: nn.Module, weights: str, name: str) -> None:
-    """Load ImageNet weights into a bare torchvision ResNet: a torchvision weight name
-    ("ResNet50_Weights.IMAGENET1K_V1", downloads) or a local state-dict file."""
+    """Load ImageNet weights into a bare torchvision ResNet: a torchvision weight name (see
+    `resolve_weight_name`; downloaded on first use) or a local state-dict file."""
     path = Path(weights)
     if path.suffix in {".pth", ".pt", ".bin"} or path.exists():
         if not path.is_file():
@@ -73,13 +91,7 @@ def _load_weights(body: nn.Module, weights: str, name: str) -> None:
         except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad user file
             raise FashionVisionError(f"{weights}: model.weights: not a state dict ({exc})") from exc
     else:
-        try:
-            enum = torchvision.models.get_weight(weights)
-        except (ValueError, AttributeError, KeyError) as exc:
-            raise FashionVisionError(
-                f"model.weights: {weights!r} is neither a file nor a torchvision weight name"
-            ) from exc
-        state = enum.get_state_dict(progress=True)
+        state = resolve_weight_name(weights, name).get_state_dict(progress=True)
     state = {k: v for k, v in state.items() if not k.startswith("fc.")}
     result = body.load_state_dict(state, strict=False)
     missing = [k for k in result.missing_keys if not k.startswith("fc.")]
@@ -107,7 +119,8 @@ def build_backbone(
         trainable_layers: how many stages, counted from layer4 back to conv1, receive gradients
             (0-5). ``None`` = 5 when training from scratch (`weights` None) and 3 otherwise.
         weights: None (random init; nothing is downloaded), a torchvision weight name such as
-            ``"ResNet50_Weights.IMAGENET1K_V1"`` (downloaded) or a path to a ResNet state dict.
+            ``"IMAGENET1K_V1"``, ``"DEFAULT"`` or ``"ResNet50_Weights.IMAGENET1K_V1"`` (downloaded
+            by torchvision on first use) or a path to a ResNet state dict.
     """
     if name not in _RESNETS:
         raise FashionVisionError(

@@ -9,7 +9,7 @@ from torch import nn
 from torchvision.ops import FrozenBatchNorm2d
 
 from fashionvision.errors import FashionVisionError
-from fashionvision.models.backbones import build_backbone
+from fashionvision.models.backbones import build_backbone, resolve_weight_name
 
 
 def test_fpn_levels_shapes_and_channels() -> None:
@@ -71,3 +71,30 @@ def test_bad_weights_name_the_file(tmp_path) -> None:
         build_backbone("resnet18", norm="gn", weights=str(path))
     with pytest.raises(FashionVisionError, match="model.backbone"):
         build_backbone("vgg16")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "written", ["IMAGENET1K_V1", "DEFAULT", "ResNet50_Weights.IMAGENET1K_V1", "IMAGENET1K_V2"]
+)
+def test_weight_names_resolve_as_users_write_them(written: str) -> None:
+    member = resolve_weight_name(written, "resnet50")
+    assert isinstance(member, torchvision.models.ResNet50_Weights)
+    assert member.name == ("IMAGENET1K_V2" if written == "DEFAULT" else written.split(".")[-1])
+
+
+def test_weight_names_of_another_architecture_or_unknown_are_clear_errors() -> None:
+    with pytest.raises(FashionVisionError, match="model.weights.*ResNet18_Weights.*resnet50"):
+        resolve_weight_name("ResNet18_Weights.IMAGENET1K_V1", "resnet50")
+    with pytest.raises(FashionVisionError, match="IMAGENET1K_V1, IMAGENET1K_V2"):
+        resolve_weight_name("IMAGENET", "resnet50")
+
+
+def test_a_weight_name_loads_what_torchvision_serves(monkeypatch) -> None:
+    # torchvision would download; serve a local state dict instead (no network in tests)
+    torch.manual_seed(5)
+    served = torchvision.models.resnet18(weights=None).state_dict()
+    monkeypatch.setattr(
+        torchvision.models.ResNet18_Weights, "get_state_dict", lambda self, **kw: served
+    )
+    backbone = build_backbone("resnet18", norm="frozen_bn", fpn_channels=16, weights="DEFAULT")
+    assert torch.equal(backbone.body.layer2[0].conv1.weight, served["layer2.0.conv1.weight"])
