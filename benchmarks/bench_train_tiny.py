@@ -1,5 +1,6 @@
 """Benchmark: train the tiny Match R-CNN on a synthetic DeepFashion2-format set here and
-evaluate all four tasks on its validation split, printed beside the targets of the Match R-CNN issue.
+evaluate all four tasks on its validation split (the evaluation pipeline of
+`fashionvision evaluate --weights`), printed beside the targets of the Match R-CNN issue.
 
     python benchmarks/bench_train_tiny.py --out /tmp/bench --train 1200 --val 300 --epochs 6
 
@@ -14,16 +15,13 @@ import json
 import time
 from pathlib import Path
 
+import torch
+
 from fashionvision.config import load_config
-from fashionvision.data.coco_format import retrieval_ground_truth
-from fashionvision.data.deepfashion2 import load_split
 from fashionvision.data.synthetic import generate_dataset
-from fashionvision.demo import benchmark_metrics, format_tables
-from fashionvision.engine.evaluate import detect_records
-from fashionvision.engine.inference import Predictor
-from fashionvision.engine.retrieval_output import retrieval_results
+from fashionvision.engine.evaluate import evaluate_checkpoint
 from fashionvision.engine.trainer import train
-from fashionvision.evaluation.retrieval import evaluate_retrieval
+from fashionvision.evaluation.tables import format_report
 from fashionvision.io_utils import write_json
 
 # (metric path, target) from the issue: reached within 30 minutes of CPU training.
@@ -61,27 +59,16 @@ def main() -> None:
         train_s = time.perf_counter() - start
 
     start = time.perf_counter()
-    predictor = Predictor.from_checkpoint(run / "model_final.pt", device="cpu")
-    records = load_split(data / "validation")
-    detections = detect_records(predictor.model, data / "validation", records, predictor.device)
-    metrics = benchmark_metrics(records, detections)
-    rows = retrieval_results(predictor.model, data / "validation", records, predictor.device)
-    metrics["retrieval"] = evaluate_retrieval(*retrieval_ground_truth(records), rows)
-    gt_rows = retrieval_results(
-        predictor.model, data / "validation", records, predictor.device, use_gt_boxes=True
+    metrics, _, _ = evaluate_checkpoint(
+        run / "model_final.pt", data / "validation", device=torch.device("cpu")
     )
-    metrics["retrieval_gt_boxes"] = evaluate_retrieval(
-        *retrieval_ground_truth(records), gt_rows, use_gt_boxes=True
-    )
+    assert metrics is not None  # single process: rank 0
     metrics["eval_s"] = round(time.perf_counter() - start, 1)
     if train_s is not None:
         metrics["train_s"] = round(train_s, 1)
     write_json(args.out / "metrics.json", metrics, indent=2)
 
-    print(format_tables(metrics))
-    gt = metrics["retrieval_gt_boxes"]
-    tops = "  ".join(f"top{k}={gt[f'top{k}']:.3f}" for k in (1, 5, 10, 15, 20))
-    print(f"Retrieval (GT boxes): {tops}")
+    print(format_report(metrics))
     print(f"\n{'metric':<18}{'measured':>10}{'target':>10}{'ratio':>8}")
     for (task, key), target in TARGETS:
         value = metrics.get(task, {}).get(key, float("nan"))

@@ -129,7 +129,8 @@ class TrainConfig:
 
     `max_iters` stops after that many iterations in total (smoke tests, resume tests) without
     changing the schedule, which is always defined by ``solver.epochs``; None runs the schedule.
-    `device` is ``auto`` (CUDA when available), ``cpu`` or ``cuda[:N]``.
+    `device` is ``auto`` (CUDA when available), ``cpu`` or ``cuda[:N]``.  Under torchrun a
+    collective waits at most `dist_timeout_min` minutes for the slowest rank before the job fails.
     """
 
     seed: int = 0
@@ -139,6 +140,7 @@ class TrainConfig:
     device: str = "auto"
     max_iters: int | None = None
     progress: bool = True
+    dist_timeout_min: float = 60.0
 
 
 @dataclass

@@ -20,20 +20,13 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from fashionvision.config import DemoSettings, load_config
-from fashionvision.data.coco_format import (
-    detections_to_coco_results,
-    retrieval_ground_truth,
-    split_to_coco,
-)
 from fashionvision.data.deepfashion2 import load_split
 from fashionvision.data.synthetic import generate_dataset
-from fashionvision.engine.evaluate import detect_records
+from fashionvision.engine.evaluate import evaluate_model
 from fashionvision.engine.inference import Predictor
-from fashionvision.engine.retrieval_output import retrieval_results
 from fashionvision.engine.trainer import train
-from fashionvision.evaluation.coco_eval import evaluate_coco, stat_keys
-from fashionvision.evaluation.retrieval import box_iou_pairwise, evaluate_retrieval
-from fashionvision.evaluation.tables import format_overall, format_subset_table
+from fashionvision.evaluation.retrieval import box_iou_pairwise
+from fashionvision.evaluation.tables import format_report
 from fashionvision.io_utils import atomic_write, write_json
 from fashionvision.structures import Detection, Garment, ImageAnnotation
 from fashionvision.viz.draw import draw_annotation, draw_grid
@@ -75,62 +68,19 @@ def run_demo(
     predictor = Predictor.from_checkpoint(run_dir / "model_final.pt")
     val_dir = data_root / "validation"
     records = load_split(val_dir)
-    detections = detect_records(predictor.model, val_dir, records, predictor.device)
-    metrics = benchmark_metrics(records, detections)
     # A few minutes of CPU training leave shop detections with low scores: keep those >= 0.1 in
-    # the gallery (the library's default, 0.5, suits a fully trained model).
-    rows = retrieval_results(
-        predictor.model, val_dir, records, predictor.device, gallery_threshold=0.1
+    # the retrieval gallery (the evaluation default, 0.5, suits a fully trained model).
+    metrics, coco, retrieval = evaluate_model(
+        predictor.model, val_dir, records, device=predictor.device, gallery_threshold=0.1
     )
-    metrics["retrieval"] = evaluate_retrieval(*retrieval_ground_truth(records), rows)
+    assert metrics is not None  # single process: rank 0
+    rows = retrieval.rows.get("detected", []) if retrieval is not None else []
     metrics["wall_time_s"] = round(time.perf_counter() - started, 1)
 
     log(f"[4/4] writing the report to {report_dir}")
-    write_report(report_dir, val_dir, records, detections, rows, metrics)
-    log(format_tables(metrics))
+    write_report(report_dir, val_dir, records, coco.detections, rows, metrics)
+    log(format_report(metrics))
     return metrics
-
-
-def benchmark_metrics(
-    records: Sequence[ImageAnnotation], detections: Sequence[Detection]
-) -> dict[str, Any]:
-    """Box, mask and both landmark settings (visible+occluded, visible only), with subsets."""
-    results = detections_to_coco_results(list(detections))
-    gt = split_to_coco(list(records))
-    gt_visible = split_to_coco(list(records), visible_only=True)
-    metrics: dict[str, Any] = {"num_detections": len(results)}
-    if not results:
-        return metrics
-    metrics["bbox"] = evaluate_coco(gt, results, "bbox", subsets=True, per_category=True)
-    metrics["segm"] = evaluate_coco(gt, results, "segm", subsets=True)
-    metrics["landmarks"] = evaluate_coco(gt, results, "landmarks", subsets=True)
-    metrics["landmarks_visible"] = evaluate_coco(gt_visible, results, "landmarks")
-    return metrics
-
-
-def format_tables(metrics: dict[str, Any]) -> str:
-    """The report's text tables: overall numbers per task, the bbox subset table, retrieval."""
-    parts = []
-    titles = {
-        "bbox": "Boxes",
-        "segm": "Masks",
-        "landmarks": "Landmarks (visible + occluded)",
-        "landmarks_visible": "Landmarks (visible only)",
-    }
-    for key, title in titles.items():
-        if key in metrics:
-            task = "landmarks" if key.startswith("landmarks") else key
-            parts.append(format_overall(metrics[key], stat_keys(task), title))
-    if "subsets" in metrics.get("bbox", {}):
-        parts.append("Box AP by subset\n" + format_subset_table(metrics["bbox"]))
-    if "retrieval" in metrics:
-        r = metrics["retrieval"]
-        tops = "  ".join(f"top{k}={r[f'top{k}']:.3f}" for k in (1, 5, 10, 15, 20))
-        parts.append(
-            f"Retrieval (detected boxes): {tops}  queries={r['num_queries']} "
-            f"missed={r['num_missed']}"
-        )
-    return "\n\n".join(parts)
 
 
 def write_report(
@@ -145,7 +95,7 @@ def write_report(
     """metrics.json, tables.md, predictions.png, retrieval.png and index.html (all atomic)."""
     report_dir.mkdir(parents=True, exist_ok=True)
     write_json(report_dir / "metrics.json", metrics, indent=2)
-    tables = format_tables(metrics)
+    tables = format_report(metrics)
     atomic_write(report_dir / "tables.md", lambda f: f.write("```\n" + tables + "\n```\n"))
     grid = prediction_grid(split_dir, records, detections, num_images)
     _save_png(report_dir / "predictions.png", grid)

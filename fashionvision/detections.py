@@ -2,7 +2,8 @@
 
 An output dict follows torchvision's detection convention: ``boxes`` [K, 4] xyxy pixels,
 ``labels`` [K] (1..13), ``scores`` [K], and optionally ``masks`` [K, 1, H, W] probabilities,
-``landmarks`` [K, 294, 3] (x, y, score; global layout) and ``embeddings`` [K, D].
+``landmarks`` [n, 294, 3] (x, y, score; global layout) and ``embeddings`` [n, D] for the first
+n <= K detections (those the landmark and matching streams ran on; see `MatchRoIHeads`).
 """
 
 from __future__ import annotations
@@ -26,18 +27,20 @@ def binary_masks(output: dict[str, torch.Tensor]) -> np.ndarray | None:
 
 
 def local_landmarks(output: dict[str, torch.Tensor]) -> list[np.ndarray] | None:
-    """Global [K, 294, 3] landmarks -> per detection (n, 3) in its category's own numbering."""
+    """Global [n, 294, 3] landmarks -> for each of the first n detections an (m, 3) array in its
+    category's own numbering (m = the category's landmark count)."""
     if "landmarks" not in output:
         return None
-    labels = output["labels"].tolist()
     marks = output["landmarks"].detach().cpu().double().numpy()
+    labels = output["labels"][: len(marks)].tolist()
     return [to_local(int(c), lm).copy() for c, lm in zip(labels, marks, strict=True)]
 
 
 def output_to_detections(
     output: dict[str, torch.Tensor], image_id: int, masks: bool = True, landmarks: bool = True
 ) -> list[Detection]:
-    """One image's output -> Detection records (RLE masks, category-local landmarks)."""
+    """One image's output -> Detection records (RLE masks, category-local landmarks); detections
+    beyond the streams' n have ``landmarks`` and ``embedding`` None."""
     binary = binary_masks(output) if masks else None
     rles = (
         mask_utils.encode(np.asfortranarray(binary.transpose(1, 2, 0).astype(np.uint8)))
@@ -56,9 +59,9 @@ def output_to_detections(
             category_id=int(labels[k]),
             score=float(scores[k]),
             bbox=(float(boxes[k, 0]), float(boxes[k, 1]), float(boxes[k, 2]), float(boxes[k, 3])),
-            landmarks=marks[k] if marks is not None else None,
+            landmarks=marks[k] if marks is not None and k < len(marks) else None,
             mask=rles[k] if rles is not None else None,
-            embedding=emb[k] if emb is not None else None,
+            embedding=emb[k] if emb is not None and k < len(emb) else None,
         )
         for k in range(len(scores))
     ]

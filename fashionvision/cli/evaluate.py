@@ -1,44 +1,145 @@
-"""`fashionvision evaluate`: DeepFashion2 box / mask / landmark AP of a COCO results file.
+"""`fashionvision evaluate`: DeepFashion2 numbers of a checkpoint on a split, or of a results file.
 
-Prints the overall numbers, and with ``--subsets`` the paper's table (rows AP/AP50/AP75, columns
-the 12 scale/occlusion/zoom_in/viewpoint subsets and overall), with ``--per-category`` one row per
-category; ``--json OUT.json`` writes every number (atomically) under the stable keys of
-`fashionvision.evaluation.coco_eval.evaluate_coco`.
+Two forms:
+
+* ``fashionvision evaluate --weights CKPT --split DIR [--json OUT]`` runs the model on the split
+  and prints every task it supports — box, mask and landmark AP (visible + occluded and visible
+  only) with the subset table, and consumer-to-shop retrieval with detected and GT boxes — through
+  the same sharded pipeline as training (`fashionvision.engine.evaluate`).  Under
+  ``torchrun --nproc_per_node N -m fashionvision evaluate ...`` each process takes 1/N of the
+  images and rank 0 prints the gathered numbers.
+* ``fashionvision evaluate --gt GT.json --results RES.json --task bbox|segm|landmarks`` scores a
+  COCO results file (ours or the official per-task files, rows with or without ``bbox``).
+
+``--subsets`` adds the paper's scale/occlusion/zoom_in/viewpoint table, ``--per-category`` one row
+per category; ``--json OUT.json`` writes every number (atomically) under stable keys.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from fashionvision.evaluation.coco_eval import TASKS, evaluate_coco, stat_keys
-from fashionvision.evaluation.tables import (
-    format_overall,
-    format_per_category_table,
-    format_subset_table,
-)
-from fashionvision.io_utils import write_json
+from fashionvision.evaluation.coco_eval import TASKS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "evaluate",
-        help="box / mask / landmark AP of a COCO results file (DeepFashion2 protocol)",
+        help="DeepFashion2 numbers of a checkpoint on a split, or of a COCO results file",
         description=__doc__.splitlines()[0],
     )
-    parser.add_argument("--gt", required=True, metavar="GT.json",
-                        help="COCO ground truth (fashionvision convert output)")
-    parser.add_argument("--results", required=True, metavar="RES.json",
-                        help="COCO results list (bbox xywh, segmentation RLE, 882 keypoints)")
-    parser.add_argument("--task", required=True, choices=TASKS)
-    parser.add_argument("--subsets", action="store_true",
-                        help="AP/AP50/AP75 per scale, occlusion, zoom_in and viewpoint value")
+    model = parser.add_argument_group("a checkpoint on a split")
+    model.add_argument("--weights", metavar="CKPT", help="checkpoint (.pt) to evaluate")
+    model.add_argument("--split", metavar="DIR", help="DeepFashion2-format split (annos/, image/)")
+    model.add_argument("--batch-size", type=int, default=4, metavar="N")
+    model.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: auto)")
+    model.add_argument(
+        "--ranking",
+        choices=("similarity", "distance"),
+        default="similarity",
+        help="retrieval order: the model's similarity network (default) or embedding distance",
+    )
+    model.add_argument(
+        "--gallery-threshold",
+        type=float,
+        default=None,
+        metavar="S",
+        help="shop detections scoring >= S form the retrieval gallery (default 0.5)",
+    )
+    model.add_argument(
+        "--lenient", action="store_true", help="skip the bad parts of malformed annotations"
+    )
+    files = parser.add_argument_group("a results file")
+    files.add_argument("--gt", metavar="GT.json", help="COCO ground truth (fashionvision convert)")
+    files.add_argument(
+        "--results",
+        metavar="RES.json",
+        help="COCO results list (bbox xywh, segmentation RLE, 882 keypoints)",
+    )
+    files.add_argument("--task", choices=TASKS)
+    parser.add_argument(
+        "--subsets",
+        action="store_true",
+        help="AP/AP50/AP75 per scale, occlusion, zoom_in and viewpoint value "
+        "(always on with --weights)",
+    )
     parser.add_argument("--per-category", action="store_true", help="one row per category")
     parser.add_argument("--json", metavar="OUT.json", help="write all numbers to this file")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, parser=parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate, print the tables, optionally write the JSON; returns the exit status."""
+    file_mode = [name for name in ("gt", "results", "task") if getattr(args, name) is not None]
+    if args.weights is not None or args.split is not None:
+        if file_mode:
+            args.parser.error(f"--weights/--split cannot be combined with --{file_mode[0]}")
+        if args.weights is None or args.split is None:
+            args.parser.error("--weights and --split go together")
+        return run_checkpoint(args)
+    if len(file_mode) < 3:
+        args.parser.error("give --weights CKPT --split DIR, or --gt, --results and --task")
+    return run_results_file(args)
+
+
+def _check_numbers(args: argparse.Namespace) -> None:
+    if args.batch_size < 1:
+        args.parser.error(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.gallery_threshold is not None and not 0 <= args.gallery_threshold <= 1:
+        args.parser.error(f"--gallery-threshold must be in [0, 1], got {args.gallery_threshold}")
+
+
+def run_checkpoint(args: argparse.Namespace) -> int:
+    import torch
+
+    from fashionvision.engine import distributed as D
+    from fashionvision.engine.build import resolve_device
+    from fashionvision.engine.evaluate import ProgressBar, evaluate_checkpoint
+    from fashionvision.evaluation.retrieval_evaluator import DEFAULT_GALLERY_THRESHOLD
+    from fashionvision.evaluation.tables import format_report
+    from fashionvision.io_utils import write_json
+
+    _check_numbers(args)
+    device = resolve_device(args.device, option="--device")
+    dist = D.init_distributed(device.type)
+    if dist.distributed and device.type == "cuda":
+        device = torch.device("cuda", dist.local_rank)
+    try:
+        metrics, _, _ = evaluate_checkpoint(
+            args.weights,
+            args.split,
+            device=device,
+            batch_size=args.batch_size,
+            strict=not args.lenient,
+            dist=dist,
+            ranking=args.ranking,
+            gallery_threshold=(
+                DEFAULT_GALLERY_THRESHOLD
+                if args.gallery_threshold is None
+                else args.gallery_threshold
+            ),
+            progress=ProgressBar("inference") if dist.is_main else None,
+        )
+    finally:
+        D.cleanup(dist)
+    if metrics is None:  # not rank 0
+        return 0
+    print(format_report(metrics, per_category=args.per_category))
+    if args.json:
+        write_json(args.json, metrics, indent=2)
+        print(f"\nwrote {args.json}")
+    return 0
+
+
+def run_results_file(args: argparse.Namespace) -> int:
+    from fashionvision.evaluation.coco_eval import evaluate_coco, stat_keys
+    from fashionvision.evaluation.tables import (
+        format_overall,
+        format_per_category_table,
+        format_subset_table,
+    )
+    from fashionvision.io_utils import write_json
+
     result = evaluate_coco(
         args.gt, args.results, args.task, subsets=args.subsets, per_category=args.per_category
     )

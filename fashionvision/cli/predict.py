@@ -2,7 +2,11 @@
 
 Writes ``DIR/results.json`` (COCO results: one row per detection with image_id, category_id, score,
 bbox xywh, segmentation RLE and 882 keypoint numbers), ``DIR/images.json`` (image_id -> input path)
-and one drawn image per input, ``DIR/vis/<image_id>.jpg``.
+and, unless ``--no-vis``, one drawn image per input, ``DIR/vis/<image_id>.jpg``.
+
+``--score-threshold`` (default 0.5) is a display threshold: it keeps the confident detections.  To
+score a results file with COCO AP use 0.05, the evaluation threshold (AP integrates over the
+low-score tail), or run ``fashionvision evaluate --weights CKPT --split DIR`` directly.
 
 Image ids: a file named as DeepFashion2 numbers its images (``000123.jpg``, digits only) gets that
 number (123); any other name gets the next id after the largest such number, in input order, so
@@ -28,7 +32,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--weights", required=True, metavar="CKPT", help="checkpoint (.pt)")
     parser.add_argument("images", nargs="+", metavar="IMAGES", help="image files or directories")
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
-    parser.add_argument("--score-threshold", type=float, default=0.5, metavar="S")
+    parser.add_argument(
+        "--score-threshold",
+        type=float,
+        default=0.5,
+        metavar="S",
+        help="keep detections scoring >= S (default 0.5, for display; use 0.05 for COCO AP)",
+    )
+    parser.add_argument("--no-vis", action="store_true", help="do not write drawn images")
     parser.add_argument("--batch-size", type=int, default=4, metavar="N")
     parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: auto)")
     parser.set_defaults(func=run)
@@ -80,6 +91,10 @@ def run(args: argparse.Namespace) -> int:
 
     paths = expand_inputs(args.images)
     ids = image_ids(paths)
+    if not 0 <= args.score_threshold <= 1:
+        raise FashionVisionError(f"--score-threshold: must be in [0, 1], got {args.score_threshold}")
+    if args.batch_size < 1:
+        raise FashionVisionError(f"--batch-size: must be >= 1, got {args.batch_size}")
     predictor = load(args.weights, device=args.device)
     out = Path(args.out)
     rows = []
@@ -91,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
         per_image = predictor.detections(chunk, chunk_ids, args.score_threshold, args.batch_size)
         for path, image_id, dets in zip(chunk, chunk_ids, per_image, strict=True):
             rows.extend(detections_to_coco_results(dets))
+            if args.no_vis:
+                continue
             with Image.open(path) as img:
                 drawn = draw_annotation(img, dets)
             with atomic_path(out / "vis" / f"{image_id:06d}.jpg") as tmp:

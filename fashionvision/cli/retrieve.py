@@ -3,8 +3,11 @@
 Every user image of the split is a source of queries and the shop images holding paired items are
 the gallery; R.json holds the official result rows (20 gallery image ids and boxes per query).
 ``--gt-boxes`` takes queries and gallery from the annotated boxes instead of detections.  The
-top-k accuracy of the file under the official protocol is printed (the split's annotations are
-needed anyway, to tell user from shop images).
+gallery is ranked exactly, by the model's similarity network (``--ranking similarity``, the
+default) or by embedding distance.  When the gallery holds fewer than 20 garments each row lists
+all of them (the command says so; nothing is repeated to fill a row).  The top-k accuracy under
+the official protocol is printed; the run goes through the evaluation pipeline
+(`fashionvision.engine.evaluate`), so the numbers equal ``fashionvision evaluate --weights``.
 """
 
 from __future__ import annotations
@@ -22,53 +25,72 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--split", required=True, metavar="SPLIT_DIR", help="annos/ + image/")
     parser.add_argument("--out", required=True, metavar="R.json", help="result file to write")
     parser.add_argument("--gt-boxes", action="store_true", help="use annotated boxes")
-    parser.add_argument("--query-threshold", type=float, default=0.05, metavar="S")
-    parser.add_argument("--gallery-threshold", type=float, default=0.5, metavar="S")
-    parser.add_argument("--top-k", type=int, default=20, metavar="K")
     parser.add_argument(
-        "--rerank",
-        type=int,
-        default=100,
-        metavar="N",
-        help="candidates re-ranked by the similarity network",
+        "--ranking",
+        choices=("similarity", "distance"),
+        default="similarity",
+        help="the model's similarity network (default) or embedding distance",
+    )
+    parser.add_argument(
+        "--gallery-threshold",
+        type=float,
+        default=None,
+        metavar="S",
+        help="shop detections scoring >= S form the gallery (default 0.5)",
     )
     parser.add_argument("--batch-size", type=int, default=4, metavar="N")
     parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: auto)")
-    parser.set_defaults(func=run)
+    parser.add_argument(
+        "--lenient", action="store_true", help="skip the bad parts of malformed annotations"
+    )
+    parser.set_defaults(func=run, parser=parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from fashionvision.data.coco_format import retrieval_ground_truth
     from fashionvision.data.deepfashion2 import load_split
     from fashionvision.engine.build import resolve_device
+    from fashionvision.engine.evaluate import EVAL_SCORE_THRESHOLD, inference_on_dataset
     from fashionvision.engine.inference import model_from_checkpoint
-    from fashionvision.engine.retrieval_output import retrieval_results
-    from fashionvision.evaluation.retrieval import evaluate_retrieval
+    from fashionvision.evaluation.retrieval_evaluator import (
+        DEFAULT_GALLERY_THRESHOLD,
+        REPORT_KEYS,
+        RetrievalEvaluator,
+    )
+    from fashionvision.evaluation.tables import format_retrieval
     from fashionvision.io_utils import write_json
 
-    device = resolve_device(args.device)
-    records = load_split(args.split)
-    model, _ = model_from_checkpoint(args.weights, device)
-    rows = retrieval_results(
-        model,
-        args.split,
-        records,
-        device,
-        use_gt_boxes=args.gt_boxes,
-        query_threshold=args.query_threshold,
-        gallery_threshold=args.gallery_threshold,
-        batch_size=args.batch_size,
-        top_k=args.top_k,
-        rerank_k=args.rerank,
+    if args.batch_size < 1:
+        args.parser.error(f"--batch-size must be >= 1, got {args.batch_size}")
+    threshold = (
+        DEFAULT_GALLERY_THRESHOLD if args.gallery_threshold is None else args.gallery_threshold
     )
+    if not 0 <= threshold <= 1:
+        args.parser.error(f"--gallery-threshold must be in [0, 1], got {threshold}")
+    device = resolve_device(args.device, option="--device")
+    records = load_split(args.split, strict=not args.lenient)
+    model, _ = model_from_checkpoint(args.weights, device)
+    mode = "gt_boxes" if args.gt_boxes else "detected"
+    evaluator = RetrievalEvaluator(
+        records,
+        getattr(model.roi_heads, "similarity", None),
+        modes=(mode,),
+        ranking=args.ranking,
+        query_threshold=EVAL_SCORE_THRESHOLD,
+        gallery_threshold=threshold,
+    )
+    metrics = inference_on_dataset(
+        model, args.split, records, [evaluator], device=device, batch_size=args.batch_size
+    )
+    assert metrics is not None  # single process: rank 0
+    rows = evaluator.rows[mode]
     write_json(args.out, rows)
-    print(f"{len(rows)} queries -> {args.out}")
-    if args.top_k >= 20:
-        query_gt, gallery_gt = retrieval_ground_truth(records)
-        scores = evaluate_retrieval(query_gt, gallery_gt, rows, use_gt_boxes=args.gt_boxes)
+    scores = metrics[REPORT_KEYS[mode]]
+    print(f"{len(rows)} queries against {scores['gallery_size']} gallery garments -> {args.out}")
+    if scores["gallery_size"] < evaluator.top_k:
         print(
-            " ".join(
-                f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in scores.items()
-            )
+            f"note: the gallery holds {scores['gallery_size']} garments, fewer than "
+            f"{evaluator.top_k}: each row lists all of them"
+            + ("" if args.gt_boxes else f" (shop detections scoring >= {threshold})")
         )
+    print(format_retrieval(scores, "GT boxes" if args.gt_boxes else "detected boxes"))
     return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -152,17 +153,24 @@ class PairBatchSampler(Sampler[list[int]]):
 
     Per epoch: images are grouped by pair_id; within a group user and shop images are interleaved
     evenly (so the pieces of a split group each hold both sources where the counts allow); groups
-    are cut into pieces of at most `group_share` images; pieces are packed best-fit into batches (a
-    piece is never split across batches) and the batches are shuffled.  `group_share` defaults to
-    half the batch (at least 2, at most the batch): a batch then holds two or more pair_ids, so the
+    are cut into pieces of at most `group_share` images; pieces are packed best-fit into global
+    batches of ``batch_size * num_replicas`` images (a piece is not split across them, but see
+    below) and the global batches are shuffled.  `group_share` defaults to half the global batch
+    (at least 2, at most the global batch): a global batch then holds two or more pair_ids, so the
     pair loss sees negatives from other pairs as well as the positives within each pair (a batch
-    of one pair_id has positives only).  Every index appears exactly once per epoch.  Everything
-    is a function of (seed, epoch): call `set_epoch`.
+    of one pair_id has positives only).  Every index appears exactly once per epoch (plus
+    padding, below).  Everything is a function of (seed, epoch): call `set_epoch`.
 
-    Distributed training: rank `rank` of `num_replicas` takes batches ``rank::num_replicas``, so
-    ranks are disjoint.  To give every rank the same number of batches (DDP needs it),
-    `drop_last=True` drops the surplus batches and `drop_last=False` repeats the first batches (as
-    torch's DistributedSampler pads); with one replica nothing is dropped or repeated.
+    `batch_size` is the batch of one process.  Distributed training: each global batch is cut into
+    `num_replicas` consecutive slices of `batch_size`, rank `rank` takes slice `rank`; at each step
+    the ranks' batches are disjoint and together form one global batch, over which the pair loss
+    is computed (`fashionvision.models.matching_head.global_pair_loss`).  Packing there also
+    gives every global batch a piece with a user and a shop image (see `_pack`).  Every rank must
+    get `batch_size` images each step, so the global batches that whole pieces leave short are
+    joined and re-cut (`_recut_short`, a few pieces split); the one short global batch left is
+    padded with the epoch's first indices it does not hold (as torch's DistributedSampler pads)
+    or, with `drop_last=True`, dropped.  With one replica a global batch is one batch, packed as
+    before, and nothing is padded or dropped.
     """
 
     def __init__(
@@ -178,12 +186,17 @@ class PairBatchSampler(Sampler[list[int]]):
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        share = min(batch_size, max(2, batch_size // 2)) if group_share is None else group_share
-        if not 1 <= share <= batch_size:
-            raise ValueError(f"need 1 <= group_share <= batch_size, got {share}, {batch_size}")
-        self.group_share = share
         if not 0 <= rank < num_replicas:
             raise ValueError(f"need 0 <= rank < num_replicas, got rank={rank}, {num_replicas}")
+        # the pair loss sees the global batch: pieces and packing are sized on it
+        self.global_batch_size = batch_size * num_replicas
+        full = self.global_batch_size
+        share = min(full, max(2, full // 2)) if group_share is None else group_share
+        if not 1 <= share <= full:
+            raise ValueError(
+                f"need 1 <= group_share <= batch_size * num_replicas, got {share}, {full}"
+            )
+        self.group_share = share
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.seed = seed
@@ -228,15 +241,25 @@ class PairBatchSampler(Sampler[list[int]]):
     def _pack(self, pieces: list[list[int]]) -> list[list[int]]:
         """Best-fit-decreasing packing: largest pieces first (a stable sort, so equal sizes keep
         their order), each into the open batch with the least room that fits, preferring a batch
-        that holds no image of the piece's pair_id (so batches mix pairs)."""
-        pair_of = self._pair_of
+        that holds no image of the piece's pair_id (so batches mix pairs).
+
+        With several replicas the ceil(images / global batch) batches an epoch needs are first
+        seeded with one piece each that holds a user and a shop image (the largest such pieces),
+        so that every global batch has a positive pair; plain best-fit would put two such pieces
+        in most batches and leave the tails of user-heavy groups, packed last, to fill batches
+        of their own.  One replica keeps the former packing.
+        """
+        full = self.global_batch_size
+        order = sorted(pieces, key=len, reverse=True)
         batches: list[list[int]] = []
-        open_by_room: list[list[int]] = [[] for _ in range(self.batch_size + 1)]
-        for piece in sorted(pieces, key=len, reverse=True):
-            size, pair = len(piece), pair_of[piece[0]]
-            fits = [(r, b) for r in range(size, self.batch_size) for b in reversed(open_by_room[r])]
-            other = [(r, b) for r, b in fits if all(pair_of[i] != pair for i in batches[b])]
-            chosen = (other or fits or [None])[0]
+        open_by_room: list[list[int]] = [[] for _ in range(full + 1)]
+        if self.num_replicas > 1:
+            batches, order = self._seed_batches(order, -(-sum(map(len, pieces)) // full))
+            for b, batch in enumerate(batches):
+                if len(batch) < full:
+                    open_by_room[full - len(batch)].append(b)
+        for piece in order:
+            chosen = _best_fit(piece, batches, open_by_room, self._pair_of)
             if chosen is None:
                 batches.append([])
                 b = len(batches) - 1
@@ -244,30 +267,89 @@ class PairBatchSampler(Sampler[list[int]]):
                 room, b = chosen
                 open_by_room[room].remove(b)
             batches[b].extend(piece)
-            left = self.batch_size - len(batches[b])
+            left = full - len(batches[b])
             if left > 0:
                 open_by_room[left].append(b)
         return batches
 
-    def _all_batches(self) -> list[list[int]]:
-        """Batches of every rank for the current epoch (cached per epoch)."""
+    def _seed_batches(
+        self, order: list[list[int]], count: int
+    ) -> tuple[list[list[int]], list[list[int]]]:
+        """`count` batches of one piece each, the first pieces of `order` that hold a user and a
+        shop image, and the pieces of `order` left (order kept)."""
+        sources = self._sources
+        mixed = [k for k, p in enumerate(order) if len({sources[i] == "user" for i in p}) == 2]
+        seeds = set(mixed[:count])
+        batches = [list(order[k]) for k in sorted(seeds)]
+        return batches, [p for k, p in enumerate(order) if k not in seeds]
+
+    def _global_batches(self) -> list[list[int]]:
+        """Global batches of the current epoch, each of `global_batch_size` images when
+        distributed (padded or dropped, see the class docstring); cached per epoch."""
         if self._cache is not None and self._cache[0] == self.epoch:
             return self._cache[1]
         rng = np.random.default_rng([self.seed, self.epoch])
         batches = self._pack(self._pieces(rng))
+        if self.num_replicas > 1:
+            batches = _recut_short(batches, self.global_batch_size)
         if self.shuffle:
             batches = [batches[i] for i in rng.permutation(len(batches))]
-        if self.num_replicas > 1 and len(batches) % self.num_replicas:
+        if self.num_replicas > 1:
+            full = self.global_batch_size
             if self.drop_last:
-                batches = batches[: len(batches) - len(batches) % self.num_replicas]
+                batches = [b for b in batches if len(b) == full]  # the one short batch
             else:
-                pad = self.num_replicas - len(batches) % self.num_replicas
-                batches = batches + [batches[i % len(batches)] for i in range(pad)]
+                first = [i for b in batches for i in b]
+                batches = [_pad_batch(b, first, full) for b in batches]
         self._cache = (self.epoch, batches)
         return batches
 
     def __iter__(self) -> Iterator[list[int]]:
-        yield from (list(b) for b in self._all_batches()[self.rank :: self.num_replicas])
+        lo, hi = self.rank * self.batch_size, (self.rank + 1) * self.batch_size
+        yield from (b[lo:hi] for b in self._global_batches())
 
     def __len__(self) -> int:
-        return len(self._all_batches()[self.rank :: self.num_replicas])
+        return len(self._global_batches())
+
+
+def _best_fit(
+    piece: list[int],
+    batches: list[list[int]],
+    open_by_room: list[list[int]],
+    pair_of: Sequence[int],
+) -> tuple[int, int] | None:
+    """``(room, batch)`` for `piece`: the open batch with the least room that fits it (the latest
+    opened among equals) that holds no image of the piece's pair_id, else the first that fits,
+    else None.  Candidates are scanned lazily: an epoch can have thousands of open batches."""
+    pair = pair_of[piece[0]]
+    first = None
+    for room in range(len(piece), len(open_by_room) - 1):
+        for b in reversed(open_by_room[room]):
+            if all(pair_of[i] != pair for i in batches[b]):
+                return room, b
+            first = first or (room, b)
+    return first
+
+
+def _recut_short(batches: list[list[int]], size: int) -> list[list[int]]:
+    """The full batches, then the contents of the short ones re-cut into batches of `size`.
+
+    Whole pieces rarely fill a global batch exactly (e.g. three pieces of 5 in 16), and under
+    DDP every step needs a full one: the short batches are joined in order and cut, which splits
+    at most one piece per cut (a piece is interleaved user/shop, so both parts keep both sources
+    where they can); only the last batch can stay short.
+    """
+    rest = [i for b in batches if len(b) < size for i in b]
+    return [b for b in batches if len(b) == size] + [
+        rest[k : k + size] for k in range(0, len(rest), size)
+    ]
+
+
+def _pad_batch(batch: list[int], order: Sequence[int], size: int) -> list[int]:
+    """`batch` filled up to `size` with the first indices of `order` (the epoch) it does not hold,
+    cycling (and repeating its own indices only when it holds the whole epoch)."""
+    if len(batch) >= size:
+        return batch
+    need, held = size - len(batch), set(batch)
+    fill = list(islice((i for i in order if i not in held), need)) or batch
+    return batch + [fill[k % len(fill)] for k in range(need)]

@@ -27,16 +27,20 @@ def build_model(model_cfg: ModelConfig) -> nn.Module:
         raise ConfigError(f"model: cannot build Match R-CNN: {exc}") from exc
 
 
-def resolve_device(name: str | None) -> torch.device:
-    """``auto``/None -> CUDA when available else CPU; otherwise the named device (checked)."""
+def resolve_device(name: str | None, option: str = "train.device") -> torch.device:
+    """``auto``/None -> CUDA when available else CPU; otherwise the named device (checked).
+
+    `option` is what the user wrote the device as (a config key or a command-line flag), for the
+    error message.
+    """
     if name in (None, "", "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         device = torch.device(name)
     except RuntimeError as exc:
-        raise ConfigError(f"train.device: {exc}") from exc
+        raise ConfigError(f"{option}: {exc}") from exc
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"train.device: {name} requested but CUDA is not available")
+        raise ConfigError(f"{option}: {name} requested but CUDA is not available")
     return device
 
 

@@ -1,64 +1,215 @@
-"""Evaluate a detector on a DeepFashion2-format split with the project's COCO evaluator."""
+"""The one path from a model and a split to every number: sharded inference + per-task evaluators.
+
+`inference_on_dataset` (detectron2's shape) runs the model over this rank's shard of a split
+(``records[rank::world_size]``), feeds every batch to each evaluator, gathers the evaluators'
+partial results on rank 0 and returns their numbers there (None on the other ranks).  The
+trainer's periodic evaluation, ``fashionvision evaluate --weights``, ``fashionvision retrieve``,
+the demo and the benchmarks all call it, so one checkpoint gives one set of numbers.
+
+Evaluation keeps every detection scoring >= `EVAL_SCORE_THRESHOLD` (0.05, as Mask R-CNN's
+evaluation does): AP integrates over the low-score tail, so a display threshold such as 0.5
+would cut recall and lower AP.  Display paths (``predict``, the Python API) choose their own.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from fashionvision.data.coco_format import detections_to_coco_results, split_to_coco
-from fashionvision.detections import output_to_detections
-from fashionvision.engine.inference import (
-    batched,
-    forward_images,
-    load_image,
+from fashionvision.engine.distributed import DistInfo, gather_to_main
+from fashionvision.engine.inference import batched, forward_images, keep_confident, load_image
+from fashionvision.evaluation.evaluator import COCO_TASKS, COCOEvaluator, DatasetEvaluator
+from fashionvision.evaluation.retrieval_evaluator import (
+    DEFAULT_GALLERY_THRESHOLD,
+    Ranking,
+    RetrievalEvaluator,
 )
-from fashionvision.structures import Detection, ImageAnnotation
+from fashionvision.structures import ImageAnnotation
+
+EVAL_SCORE_THRESHOLD = 0.05
+
+Progress = Callable[[int, int], None]  # (images done on this rank, images in this rank's shard)
 
 
-def detect_records(
+class ProgressBar:
+    """A `Progress` callback drawing a tqdm bar (created at the first call, closed at the end)."""
+
+    def __init__(self, desc: str = "evaluation") -> None:
+        self.desc = desc
+        self.bar: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=self.desc, unit="img", dynamic_ncols=True)
+        self.bar.update(done - self.bar.n)
+        if done >= total:
+            self.bar.close()
+
+
+def gt_boxes(records: Sequence[ImageAnnotation]) -> list[torch.Tensor]:
+    """Per record its items' boxes [n, 4] xyxy float32 (the GT-box retrieval queries/gallery)."""
+    return [
+        torch.tensor([item.bbox for item in r.items], dtype=torch.float32).reshape(-1, 4)
+        for r in records
+    ]
+
+
+def inference_on_dataset(
     model: nn.Module,
     split_dir: str | Path,
     records: Sequence[ImageAnnotation],
+    evaluators: Sequence[DatasetEvaluator],
+    *,
     device: torch.device,
     batch_size: int = 4,
-) -> list[Detection]:
-    """Every detection the model (in eval mode) keeps on the images of `records`."""
+    dist: DistInfo | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any] | None:
+    """Run `model` (eval mode) on this rank's shard of `records` and evaluate on rank 0.
+
+    Every rank must call it with the same `records` (the whole split) and evaluators of the same
+    kinds; images are read from ``split_dir / record.file_name``.  Returns the evaluators' merged
+    numbers plus ``num_images`` and ``inference_s`` (this rank's) on rank 0, None elsewhere.
+    """
+    dist = dist or DistInfo()
+    shard = list(records)[dist.rank :: dist.world_size]
+    with_boxes = any(e.wants_box_embeddings for e in evaluators)
+    for evaluator in evaluators:
+        evaluator.reset()
     was_training = model.training
     model.eval()
-    dets: list[Detection] = []
+    started = time.perf_counter()
+    done = 0
     try:
-        for chunk in batched(list(records), batch_size):
+        for chunk in batched(shard, batch_size):
             images = [load_image(Path(split_dir) / r.file_name) for r in chunk]
-            for rec, out in zip(chunk, forward_images(model, images, device), strict=True):
-                dets.extend(output_to_detections(out, rec.image_id))
+            boxes = gt_boxes(chunk) if with_boxes else None
+            outputs = [
+                keep_confident(out, EVAL_SCORE_THRESHOLD)
+                for out in forward_images(model, images, device, boxes)
+            ]
+            for evaluator in evaluators:
+                evaluator.process(chunk, outputs)
+            done += len(chunk)
+            if progress is not None:
+                progress(done, len(shard))
     finally:
         model.train(was_training)
-    return dets
+    inference_s = time.perf_counter() - started
+    results: dict[str, Any] = {"num_images": len(records), "inference_s": round(inference_s, 1)}
+    for evaluator in evaluators:
+        states = gather_to_main(evaluator.local_state(), dist)
+        if dist.is_main:
+            evaluator.merge(states)
+            results.update(evaluator.evaluate())
+    return results if dist.is_main else None
 
 
-def evaluate_detections(
-    records: Sequence[ImageAnnotation], detections: Sequence[Detection]
-) -> dict[str, Any]:
-    """Box, mask and landmark AP of `detections` against `records` (tasks without output skipped).
+def model_tasks(model: nn.Module) -> tuple[list[str], bool]:
+    """The COCO tasks `model` can be scored on and whether it has a matching stream."""
+    heads = getattr(model, "roi_heads", None)
+    tasks = ["bbox"]
+    if getattr(heads, "mask_predictor", None) is not None:
+        tasks.append("segm")
+    if getattr(heads, "landmark_head", None) is not None:
+        tasks += ["landmarks", "landmarks_visible"]
+    return tasks, getattr(heads, "matching_head", None) is not None
 
-    Returns ``{"bbox": {...}, "segm": {...}, "landmarks": {...}, "num_detections": int}``; without
-    any detection only ``bbox`` is reported, all zero (pycocotools cannot load an empty results
-    list), and segm/landmarks are absent when the model has no such stream.
-    """
-    from fashionvision.evaluation.coco_eval import evaluate_coco, stat_keys
 
-    gt = split_to_coco(records)
-    results = detections_to_coco_results(detections)
-    report: dict[str, Any] = {"num_detections": len(results)}
-    tasks = {"bbox": "bbox", "segm": "segmentation", "landmarks": "keypoints"}
-    for task, key in tasks.items():
-        rows = [r for r in results if key in r]
-        if rows:
-            report[task] = evaluate_coco(gt, rows, task)
-        elif task == "bbox":
-            report[task] = dict.fromkeys(stat_keys(task), 0.0)
-    return report
+def standard_evaluators(
+    model: nn.Module,
+    records: Sequence[ImageAnnotation],
+    *,
+    ranking: Ranking = "similarity",
+    gallery_threshold: float = DEFAULT_GALLERY_THRESHOLD,
+    subsets: bool = True,
+) -> tuple[COCOEvaluator, RetrievalEvaluator | None]:
+    """The evaluators of every task `model` supports: box / mask / landmark AP (both settings,
+    with subsets and per-category rows) and retrieval with detected and GT boxes."""
+    tasks, matching = model_tasks(model)
+    assert set(tasks) <= set(COCO_TASKS)
+    coco = COCOEvaluator(records, tasks, subsets=subsets, per_category=True)
+    retrieval = None
+    if matching:
+        similarity = getattr(model.roi_heads, "similarity", None)
+        retrieval = RetrievalEvaluator(
+            records,
+            similarity,
+            ranking=ranking,
+            query_threshold=EVAL_SCORE_THRESHOLD,
+            gallery_threshold=gallery_threshold,
+        )
+    return coco, retrieval
+
+
+def evaluate_model(
+    model: nn.Module,
+    split_dir: str | Path,
+    records: Sequence[ImageAnnotation],
+    *,
+    device: torch.device,
+    batch_size: int = 4,
+    dist: DistInfo | None = None,
+    ranking: Ranking = "similarity",
+    gallery_threshold: float = DEFAULT_GALLERY_THRESHOLD,
+    progress: Progress | None = None,
+) -> tuple[dict[str, Any] | None, COCOEvaluator, RetrievalEvaluator | None]:
+    """Every number of every task `model` supports on a split (rank 0; None elsewhere), and the
+    evaluators, which afterwards hold the detections and the retrieval rows (for drawing)."""
+    coco, retrieval = standard_evaluators(
+        model, records, ranking=ranking, gallery_threshold=gallery_threshold
+    )
+    evaluators: list[DatasetEvaluator] = [coco] + ([retrieval] if retrieval is not None else [])
+    metrics = inference_on_dataset(
+        model,
+        split_dir,
+        records,
+        evaluators,
+        device=device,
+        batch_size=batch_size,
+        dist=dist,
+        progress=progress,
+    )
+    return metrics, coco, retrieval
+
+
+def evaluate_checkpoint(
+    weights: str | Path,
+    split_dir: str | Path,
+    *,
+    device: torch.device,
+    batch_size: int = 4,
+    strict: bool = True,
+    dist: DistInfo | None = None,
+    ranking: Ranking = "similarity",
+    gallery_threshold: float = DEFAULT_GALLERY_THRESHOLD,
+    progress: Progress | None = None,
+) -> tuple[dict[str, Any] | None, COCOEvaluator, RetrievalEvaluator | None]:
+    """`evaluate_model` for a checkpoint and a split folder (``annos/`` + ``image/``); under
+    torchrun rank 0 reads (and caches) the split index first, then the others."""
+    from fashionvision.data.deepfashion2 import load_split
+    from fashionvision.engine.distributed import main_first
+    from fashionvision.engine.inference import model_from_checkpoint
+
+    dist = dist or DistInfo()
+    model, _ = model_from_checkpoint(weights, device)
+    with main_first(dist):
+        records = load_split(split_dir, strict=strict)
+    return evaluate_model(
+        model,
+        split_dir,
+        records,
+        device=device,
+        batch_size=batch_size,
+        dist=dist,
+        ranking=ranking,
+        gallery_threshold=gallery_threshold,
+        progress=progress,
+    )

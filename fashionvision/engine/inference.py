@@ -3,7 +3,8 @@
 The model follows torchvision's detection convention: ``model(list of FloatTensor [3, H, W] in
 [0, 1])`` in eval mode returns one dict per image with ``boxes`` [K, 4] xyxy in input pixels,
 ``labels`` [K] (1..13), ``scores`` [K], ``masks`` [K, 1, H, W] probabilities, ``landmarks``
-[K, 294, 3] (x, y, score; zero outside the predicted category's slice) and ``embeddings`` [K, D];
+[n, 294, 3] (x, y, score; zero outside the predicted category's slice) and ``embeddings`` [n, D]
+for the first n <= K detections (the ones the streams ran on);
 ``landmarks``/``masks``/``embeddings`` are absent when the model lacks that stream.
 """
 
@@ -64,19 +65,40 @@ def batched(items: Sequence[Any], batch_size: int) -> Iterator[Sequence[Any]]:
 
 @torch.inference_mode()
 def forward_images(
-    model: nn.Module, images: Sequence[torch.Tensor], device: torch.device
+    model: nn.Module,
+    images: Sequence[torch.Tensor],
+    device: torch.device,
+    boxes: Sequence[torch.Tensor] | None = None,
 ) -> list[dict[str, torch.Tensor]]:
-    """One eval forward pass on a batch; outputs moved to the CPU."""
-    outputs = model([img.to(device) for img in images])
+    """One eval forward pass on a batch; outputs moved to the CPU.
+
+    With `boxes` (per image [n_i, 4] xyxy, original pixels) each output also holds
+    ``box_embeddings`` [n_i, D], from the same backbone pass (``model.forward_with_boxes``).
+    """
+    inputs = [img.to(device) for img in images]
+    if boxes is None:
+        outputs = model(inputs)
+    elif hasattr(model, "forward_with_boxes"):
+        outputs = model.forward_with_boxes(inputs, [b.to(device) for b in boxes])
+    else:
+        raise FashionVisionError("model.matching: this model cannot embed given boxes")
     return [{k: v.detach().cpu() for k, v in out.items()} for out in outputs]
 
 
 def keep_confident(
     output: dict[str, torch.Tensor], score_threshold: float
 ) -> dict[str, torch.Tensor]:
-    """The detections of one output dict whose score is >= `score_threshold`."""
+    """The detections of one output dict whose score is >= `score_threshold`.
+
+    Per-detection tensors may cover only the first n detections (the streams' ``landmarks`` and
+    ``embeddings``): they are filtered by the same mask cut to their length.  Tensors not indexed
+    by detection (``box_embeddings``, one row per given box) are kept whole.
+    """
     keep = output["scores"] >= score_threshold
-    return {k: v[keep] if v.ndim and len(v) == len(keep) else v for k, v in output.items()}
+    per_detection = ("boxes", "labels", "scores", "masks", "landmarks", "embeddings")
+    return {
+        k: v[keep[: len(v)]] if k in per_detection else v for k, v in output.items()
+    }
 
 
 def output_to_prediction(output: dict[str, torch.Tensor]) -> dict[str, Any]:
@@ -144,8 +166,9 @@ class Predictor:
 
         Returns one dict per image: ``boxes`` float32 [K, 4] xyxy pixels, ``labels`` int64 [K]
         (1..13), ``category_names`` list[str], ``scores`` float32 [K], ``masks`` bool [K, H, W],
-        ``landmarks`` list of K arrays (n, 3) = (x, y, score) in the category's own numbering, and
-        ``embeddings`` float32 [K, D] (None where the model lacks the stream).
+        ``landmarks`` list of n arrays (m, 3) = (x, y, score) in the category's own numbering, and
+        ``embeddings`` float32 [n, D] (None where the model lacks the stream); n = K unless the
+        model caps its streams with ``stream_detections_per_img`` (then the n best detections).
         """
         return [
             output_to_prediction(o) for o in self.raw_outputs(images, score_threshold, batch_size)

@@ -2,7 +2,8 @@
 
 Run layout (``RUN_DIR``): ``config.yaml`` (the resolved config), ``metrics.csv`` (one row every
 ``train.log_every`` iterations: raw and weighted losses, lr, seconds per iteration),
-``eval_epochN.json`` (box/mask/landmark AP on the validation split), ``last.pt`` (full training
+``eval_epochN.json`` (every number of `fashionvision.engine.evaluate` on the validation split,
+each rank evaluating its shard), ``last.pt`` (full training
 state, every ``train.checkpoint_every`` iterations and at each epoch end) and ``model_final.pt``.
 
 Determinism and resume: the batches of an epoch are a function of (seed, epoch) only, so resuming
@@ -141,7 +142,7 @@ class Trainer:
         self.cfg = cfg
         self.out_dir = Path(out_dir)
         self.device = resolve_device(cfg.train.device)
-        self.dist = D.init_distributed(self.device.type)
+        self.dist = D.init_distributed(self.device.type, cfg.train.dist_timeout_min)
         if self.device.type == "cuda" and self.dist.distributed:
             self.device = torch.device("cuda", self.dist.local_rank)
         self.batch_size = D.per_rank_batch_size(cfg.solver.batch_size, self.dist)
@@ -181,7 +182,8 @@ class Trainer:
         from fashionvision.data.deepfashion2 import load_split
 
         folder = split_dir(self.cfg.data, self.cfg.data.train_split)
-        records = load_split(folder, strict=self.cfg.data.strict)
+        with D.main_first(self.dist):  # rank 0 builds the cached split index, the others read it
+            records = load_split(folder, strict=self.cfg.data.strict)
         ds = DeepFashion2Dataset(records, transforms=flip, split_dir=folder)
         return ds, ds.records
 
@@ -197,7 +199,8 @@ class Trainer:
             return None, None
         from fashionvision.data.deepfashion2 import load_split
 
-        return path, load_split(path, strict=self.cfg.data.strict)
+        with D.main_first(self.dist):
+            return path, load_split(path, strict=self.cfg.data.strict)
 
     def _optimizer(self) -> tuple[torch.optim.Optimizer, WarmupMultiStepLR]:
         s = self.cfg.solver
@@ -217,7 +220,9 @@ class Trainer:
     def epoch_plan(self, epoch: int) -> list[list[int]]:
         """This rank's batches (dataset indices) for `epoch`; a function of (seed, epoch) only.
 
-        Pair sampling needs the records; a dataset given without them is plainly shuffled.
+        Pair sampling needs the records; a dataset given without them is plainly shuffled.  With
+        pair sampling the ranks' batches at a step are the slices of one global batch of
+        ``solver.batch_size`` images, which keeps pairs together for the global pair loss.
         """
         seed = self.cfg.train.seed
         if self.cfg.data.pair_sampling and self.train_records is not None:
@@ -302,7 +307,8 @@ class Trainer:
 
     # ---------------------------------------------------------------------------- loop
     def step(self, images: list[torch.Tensor], targets: list[dict[str, Any]]) -> dict[str, float]:
-        """One optimisation step; returns raw (``loss_*``) and weighted (``w_loss_*``) losses."""
+        """One optimisation step; returns raw (``loss_*``) and weighted (``w_loss_*``) losses, and
+        with the matching stream the pair counts of the pair loss (``pairs_pos``, ``pairs_neg``)."""
         images = [img.to(self.device, non_blocking=True) for img in images]
         targets = [
             {k: v.to(self.device) if torch.is_tensor(v) else v for k, v in t.items()}
@@ -327,6 +333,10 @@ class Trainer:
         metrics = {"loss": total.item()}
         metrics.update({k: v.item() for k, v in loss_dict.items()})
         metrics.update({f"w_{k}": v.item() for k, v in weighted.items()})
+        # pairs behind loss_pair (of the global batch under DDP): statistics, not losses
+        pair_counts = getattr(getattr(self.model, "roi_heads", None), "last_pair_counts", None)
+        if pair_counts is not None:
+            metrics.update(pairs_pos=float(pair_counts[0]), pairs_neg=float(pair_counts[1]))
         return metrics
 
     def _done(self) -> bool:
@@ -383,16 +393,28 @@ class Trainer:
                 self.tensorboard.add_scalar(f"train/{key}", value, self.state.iteration)
 
     def evaluate(self) -> dict[str, Any] | None:
-        """Validation AP after epoch ``state.epoch`` (rank 0 only), written to eval_epochN.json."""
-        if not self.dist.is_main or self.val_records is None or self.val_split_dir is None:
-            return None
-        from fashionvision.engine.evaluate import detect_records, evaluate_detections
+        """Every validation number after epoch ``state.epoch``, written to eval_epochN.json.
 
-        dets = detect_records(
-            self.model, self.val_split_dir, self.val_records, self.device, self.batch_size
+        Every rank evaluates its shard of the split (`fashionvision.engine.evaluate`); rank 0
+        gathers, scores, writes and returns the report (None on the other ranks).
+        """
+        if self.val_records is None or self.val_split_dir is None:
+            return None
+        from fashionvision.engine.evaluate import ProgressBar, evaluate_model
+
+        show = self.dist.is_main and self.cfg.train.progress
+        metrics, _, _ = evaluate_model(
+            self.model,
+            self.val_split_dir,
+            self.val_records,
+            device=self.device,
+            batch_size=self.batch_size,
+            dist=self.dist,
+            progress=ProgressBar(f"evaluation after epoch {self.state.epoch}") if show else None,
         )
-        report = {"epoch": self.state.epoch, "iteration": self.state.iteration}
-        report.update(evaluate_detections(self.val_records, dets))
+        if metrics is None:
+            return None
+        report = {"epoch": self.state.epoch, "iteration": self.state.iteration, **metrics}
         write_json(self.out_dir / f"eval_epoch{self.state.epoch}.json", report, indent=2)
         return report
 

@@ -55,3 +55,47 @@ def format_per_category_table(result: Mapping[str, Any], keys: Sequence[str]) ->
     per_category = result["per_category"]
     rows = [[name, *(_fmt(float(stats[k])) for k in keys)] for name, stats in per_category.items()]
     return _grid(["category", *keys], rows)
+
+
+# The report's sections: (metrics key, title, stat-key task).
+_REPORT_TASKS: tuple[tuple[str, str, str], ...] = (
+    ("bbox", "Boxes", "bbox"),
+    ("segm", "Masks", "segm"),
+    ("landmarks", "Landmarks (visible + occluded)", "landmarks"),
+    ("landmarks_visible", "Landmarks (visible only)", "landmarks"),
+)
+_RETRIEVAL = (("retrieval", "detected boxes"), ("retrieval_gt_boxes", "GT boxes"))
+
+
+def format_retrieval(result: Mapping[str, Any], title: str) -> str:
+    """``Retrieval (title): top1=… top20=…  queries=… missed=… gallery=…`` on one line."""
+    tops = "  ".join(f"{k}={float(v):.3f}" for k, v in result.items() if k.startswith("top"))
+    extra = f"  queries={result['num_queries']} missed={result['num_missed']}"
+    if "gallery_size" in result:
+        extra += f" gallery={result['gallery_size']}"
+    return f"Retrieval ({title}): {tops}{extra}"
+
+
+def format_report(
+    metrics: Mapping[str, Any], subsets: bool = True, per_category: bool = False
+) -> str:
+    """All the tables of an evaluation report (`fashionvision.engine.evaluate` output): the
+    overall numbers of every task present, the box subset table, optionally the per-category
+    box table, and the retrieval lines."""
+    from fashionvision.evaluation.coco_eval import stat_keys
+
+    parts = []
+    for key, title, task in _REPORT_TASKS:
+        if key in metrics:
+            parts.append(format_overall(metrics[key], stat_keys(task), title))
+    box = metrics.get("bbox", {})
+    if subsets and "subsets" in box:
+        parts.append("Box AP by subset\n" + format_subset_table(box))
+    if per_category and "per_category" in box:
+        parts.append(
+            "Box AP by category\n" + format_per_category_table(box, ("AP", "AP50", "AP75"))
+        )
+    for key, title in _RETRIEVAL:
+        if key in metrics:
+            parts.append(format_retrieval(metrics[key], title))
+    return "\n\n".join(parts)

@@ -9,21 +9,30 @@ same outputs).  The model follows torchvision's detection convention:
   loss_landmark, loss_pair (each present when its stream is on); the λ weights are applied by
   fashionvision.engine.
 * ``model(images)`` in eval returns one dict per image in original pixels: boxes `[K, 4]` xyxy,
-  labels `[K]`, scores `[K]`, masks `[K, 1, H, W]` probabilities, landmarks `[K, 294, 3]` (x, y,
-  score), embeddings `[K, D]`; ``model.roi_heads.pair_similarity(a, b)`` compares embeddings.
+  labels `[K]`, scores `[K]`, masks `[K, 1, H, W]` probabilities, landmarks `[n, 294, 3]` (x, y,
+  score) and embeddings `[n, D]` for the n <= K best detections the streams ran on (all unless
+  `stream_detections_per_img` caps them); ``model.roi_heads.pair_similarity(a, b)`` compares
+  embeddings.
+* ``model.forward_with_boxes(images, boxes)`` is the eval forward plus the matching embeddings of
+  given boxes from the same features (GT-box retrieval without a second backbone pass).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
 from torchvision.models.detection.generalized_rcnn import GeneralizedRCNN
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
 from torchvision.models.detection.rpn import RegionProposalNetwork, RPNHead
-from torchvision.models.detection.transform import GeneralizedRCNNTransform, resize_keypoints
+from torchvision.models.detection.transform import (
+    GeneralizedRCNNTransform,
+    resize_boxes,
+    resize_keypoints,
+)
 from torchvision.ops import MultiScaleRoIAlign
 
 from fashionvision.errors import FashionVisionError
@@ -88,6 +97,30 @@ class MatchRCNN(GeneralizedRCNN):
         transform: MatchTransform,
     ) -> None:
         super().__init__(backbone, rpn, roi_heads, transform)
+
+    def forward_with_boxes(
+        self, images: list[Tensor], boxes: list[Tensor]
+    ) -> list[dict[str, Tensor]]:
+        """The eval forward, each result dict also holding ``box_embeddings`` [n_i, D]: the
+        matching embeddings of `boxes[i]` [n_i, 4] (xyxy, original pixels of image i)."""
+        if self.training:
+            raise FashionVisionError("forward_with_boxes runs in eval mode (call model.eval())")
+        original_sizes = [(int(img.shape[-2]), int(img.shape[-1])) for img in images]
+        image_list, _ = self.transform(images)
+        features = self.backbone(image_list.tensors)
+        proposals, _ = self.rpn(image_list, features)
+        detections, _ = self.roi_heads(features, proposals, image_list.image_sizes)
+        detections = self.transform.postprocess(
+            detections, image_list.image_sizes, original_sizes
+        )
+        scaled = [
+            resize_boxes(b.to(image_list.tensors.device, torch.float32), orig, new)
+            for b, orig, new in zip(boxes, original_sizes, image_list.image_sizes, strict=True)
+        ]
+        embedded = self.roi_heads.embed_boxes(features, scaled, image_list.image_sizes)
+        for det, emb in zip(detections, embedded, strict=True):
+            det["box_embeddings"] = emb
+        return detections
 
 
 def _build_rpn(

@@ -11,13 +11,18 @@ negative otherwise.
 All positives are kept (up to `max_positives`); negatives are drawn at random, `neg_ratio` per
 positive (at least `neg_ratio` when a batch has no positive pair, so such batches still teach the
 "different" answer).
+`global_pair_loss` does this over the whole global batch under torch.distributed (every rank's
+RoIs, see its docstring) and over the local batch otherwise.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from fashionvision.engine import distributed as D
 
 
 def conv_relu_layers(in_channels: int, width: int, num_convs: int) -> list[nn.Module]:
@@ -119,3 +124,60 @@ def pair_loss(similarity: PairSimilarity, emb_a: Tensor, emb_b: Tensor, target: 
     if logits.numel() == 0:
         return logits.sum() * 0.0 + sum(p.sum() * 0.0 for p in similarity.parameters())
     return F.binary_cross_entropy_with_logits(logits, target)
+
+
+def global_pair_loss(
+    similarity: PairSimilarity,
+    emb: Tensor,
+    pair_ids: Tensor,
+    styles: Tensor,
+    is_user: Tensor,
+    neg_ratio: int = 3,
+    max_positives: int | None = None,
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, int, int]:
+    """Pair loss over the RoIs of the global batch: every rank's under torch.distributed.
+
+    Args:
+        emb: `[R, D]` embeddings of this rank's positive RoIs (with grad).
+        pair_ids, styles, is_user: `[R]` labels of those RoIs, as in `sample_pairs`.
+        neg_ratio, max_positives: as in `sample_pairs`, applied to the global batch.
+        generator: randomness of the pair sampling; required with more than one process, seeded
+            identically on every rank (the ranks' global RNGs differ, their pairs must not).
+    Returns:
+        ``(loss, positives, negatives)``: the scalar loss and the numbers of positive and negative
+        pairs it averages (of the global batch; the same on every rank).
+
+    Single process (no process group, or world size 1): `sample_pairs` + `pair_loss` on the local
+    RoIs, nothing gathered.
+
+    W > 1 processes: the embeddings and labels of all ranks' RoIs are all-gathered (without grad,
+    so they are constants here) and this rank's own embeddings, with grad, are put back in its
+    slot.  Every rank then holds the same `[N, D]` tensor, samples the same pairs with the same
+    generator and computes the same loss L, so every rank's ``loss_pair`` is the global loss.
+    Backward on rank r gives:
+
+    * similarity parameters: the full dL/dtheta, since all pairs pass through the similarity fc on
+      every rank;
+    * parameters phi behind the embeddings (matching head, backbone): only g_r, the part that flows
+      through rank r's own rows; the full gradient is dL/dphi = sum_r g_r.
+
+    DDP averages gradients over ranks: right for theta, W times too small for phi
+    ((1/W) sum_r g_r).  So the gradient into the local rows is multiplied by W, with the value
+    unchanged (``emb + (W - 1) * (emb - emb.detach())`` is exactly `emb` in the forward pass), and
+    DDP's average is then the gradient of L for both.  Scaling the loss itself by W would also
+    multiply theta's already complete gradient by W.
+    """
+    world = D.process_group_size()
+    if world > 1:
+        if generator is None:
+            raise ValueError("global_pair_loss: a generator seeded alike on every rank is needed")
+        labels = torch.stack([pair_ids, styles, is_user.long()], dim=1)
+        (all_emb, all_labels), counts = D.all_gather_rows([emb, labels])
+        start = sum(counts[: dist.get_rank()])
+        local = emb + (world - 1) * (emb - emb.detach())  # gradient x W, value exact
+        emb = torch.cat([all_emb[:start], local, all_emb[start + len(emb) :]])
+        pair_ids, styles, is_user = all_labels[:, 0], all_labels[:, 1], all_labels[:, 2].bool()
+    ia, ib, target = sample_pairs(pair_ids, styles, is_user, neg_ratio, max_positives, generator)
+    positives = int(torch.count_nonzero(target))
+    return pair_loss(similarity, emb[ia], emb[ib], target), positives, len(target) - positives

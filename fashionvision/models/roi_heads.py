@@ -5,8 +5,9 @@ and then the two Match R-CNN streams on a separate 14x14 `MultiScaleRoIAlign`, s
 
 * training: on the positive proposals that torchvision's sampler chose (obtained by wrapping
   `select_training_samples`, which ``super().forward`` calls, rather than sampling twice);
-* eval: on the final detections, adding ``landmarks [K, 294, 3]`` (x, y, score; zeros outside the
-  predicted label's slice) and ``embeddings [K, D]`` to every result dict.
+* eval: on the final detections (or the best `stream_detections_per_img` of them), adding
+  ``landmarks [n, 294, 3]`` (x, y, score; zeros outside the predicted label's slice) and
+  ``embeddings [n, D]`` for those n detections to every result dict.
 
 Targets per image (the Dataset contract): boxes `[N, 4]` xyxy, labels `[N]`, masks `[N, H, W]`,
 keypoints `[N, 294, 3]`, pair_id `[N]`, style `[N]`, source "user" | "shop".
@@ -21,6 +22,7 @@ from torch import Tensor
 from torchvision.models.detection.roi_heads import RoIHeads
 from torchvision.ops import MultiScaleRoIAlign
 
+from fashionvision.engine.distributed import process_group_size
 from fashionvision.errors import FashionVisionError
 from fashionvision.models.landmark_head import (
     LandmarkHead,
@@ -31,9 +33,8 @@ from fashionvision.models.landmark_head import (
 from fashionvision.models.matching_head import (
     MatchingHead,
     PairSimilarity,
-    pair_loss,
+    global_pair_loss,
     pair_probabilities,
-    sample_pairs,
 )
 
 _MATCH_KEYS = ("pair_id", "style", "source")
@@ -53,6 +54,12 @@ class MatchRoIHeads(RoIHeads):
         stream_detections_per_img: in eval, run the streams on this many best detections per
             image only (None = all); e.g. 20, the landmark AP's maxDets, bounds their cost.
     """
+
+    # Written by the training forward (class-level defaults keep `__init__` as it is):
+    # (positive, negative) pairs of the last pair loss, over the global batch under
+    # torch.distributed (for logging); and the training steps so far, which seed the pair sampling.
+    last_pair_counts: tuple[int, int] | None = None
+    _pair_steps: int = 0
 
     def __init__(
         self,
@@ -159,11 +166,27 @@ class MatchRoIHeads(RoIHeads):
                     for t, g in zip(targets, gt_idx, strict=True)
                 ]
             )
-            ia, ib, target = sample_pairs(
-                pair_ids, styles, is_user, self.pair_neg_ratio, self.max_positive_pairs
+            losses["loss_pair"], positives, negatives = global_pair_loss(
+                self.similarity,
+                emb,
+                pair_ids,
+                styles,
+                is_user,
+                self.pair_neg_ratio,
+                self.max_positive_pairs,
+                self._pair_generator(),
             )
-            losses["loss_pair"] = pair_loss(self.similarity, emb[ia], emb[ib], target)
+            self.last_pair_counts = (positives, negatives)
         return losses
+
+    def _pair_generator(self) -> torch.Generator | None:
+        """None in a single process (the global RNG, as before); under torch.distributed a
+        generator seeded from the count of training steps, which is the same on every rank (each
+        rank runs one forward per step), so that all ranks sample the same pairs."""
+        self._pair_steps += 1
+        if process_group_size() == 1:
+            return None
+        return torch.Generator().manual_seed(self._pair_steps)
 
     def _stream_inference(
         self,
@@ -171,10 +194,12 @@ class MatchRoIHeads(RoIHeads):
         image_shapes: list[tuple[int, int]],
         result: list[dict[str, Tensor]],
     ) -> None:
-        """Add landmarks [K, 294, 3] and embeddings [K, D] to each result dict (in place).
+        """Add landmarks [n, 294, 3] and embeddings [n, D] to each result dict (in place).
 
-        With `stream_detections_per_img` = k only the k best detections of each image (results are
-        sorted by score) go through the streams; the others get zero landmarks and embeddings.
+        n is the number of detections the streams ran on: all K of them, or with
+        `stream_detections_per_img` = k the best min(k, K) (results are sorted by score), so row i
+        of ``landmarks``/``embeddings`` belongs to detection i and detections i >= n have none.
+        Nothing is padded: a zero row would pass downstream for a real prediction.
         """
         k = self.stream_detections_per_img
         boxes = [r["boxes"] if k is None else r["boxes"][:k] for r in result]
@@ -185,11 +210,24 @@ class MatchRoIHeads(RoIHeads):
             logits = self.landmark_head(pooled, labels)
             landmarks = decode_landmarks(logits, labels, torch.cat(boxes))
             for r, lm in zip(result, landmarks.split(counts), strict=True):
-                r["landmarks"] = _pad_rows(lm, len(r["boxes"]))
+                r["landmarks"] = lm
         if self.matching_head is not None:
             embeddings = self.matching_head(pooled).split(counts)
             for r, emb in zip(result, embeddings, strict=True):
-                r["embeddings"] = _pad_rows(emb, len(r["boxes"]))
+                r["embeddings"] = emb
+
+    def embed_boxes(
+        self,
+        features: dict[str, Tensor],
+        boxes: list[Tensor],
+        image_shapes: list[tuple[int, int]],
+    ) -> list[Tensor]:
+        """Matching embeddings [n_i, D] of given boxes [n_i, 4] (xyxy, pixels of the resized
+        input) per image: the path the eval forward takes for its detections."""
+        if self.matching_head is None or self.stream_roi_pool is None:
+            raise FashionVisionError("model.matching: this model has no matching stream")
+        pooled = self.stream_roi_pool(features, boxes, image_shapes)
+        return list(self.matching_head(pooled).split([len(b) for b in boxes]))
 
     def pair_similarity(self, emb_a: Tensor, emb_b: Tensor) -> Tensor:
         """Match probabilities `[A, B]` between embeddings `emb_a [A, D]` and `emb_b [B, D]`."""
@@ -198,13 +236,6 @@ class MatchRoIHeads(RoIHeads):
                 "model.matching: this model was built without the matching stream"
             )
         return pair_probabilities(self.similarity, emb_a, emb_b)
-
-
-def _pad_rows(x: Tensor, rows: int) -> Tensor:
-    """`x [n, ...]` zero-padded to `[rows, ...]` (rows >= n)."""
-    if len(x) == rows:
-        return x
-    return torch.cat([x, x.new_zeros((rows - len(x), *x.shape[1:]))])
 
 
 def _check_stream_targets(

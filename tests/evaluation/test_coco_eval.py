@@ -30,8 +30,9 @@ def data() -> tuple[dict, list[dict]]:
     gt, results = bench.synthetic_coco(120, seed=3, score_decimals=2, crowded_images=2)
     cats = {a["category_id"] for a in gt["annotations"]}
     assert cats == set(range(1, 14))
-    assert any(not any(a["image_id"] == img["id"] for a in gt["annotations"])
-               for img in gt["images"])
+    assert any(
+        not any(a["image_id"] == img["id"] for a in gt["annotations"]) for img in gt["images"]
+    )
     return gt, results
 
 
@@ -45,9 +46,7 @@ def test_matches_pycocotools(data: tuple[dict, list[dict]], task: str) -> None:
 
 
 @pytest.mark.parametrize("task", ["bbox", "landmarks"])
-def test_per_category_matches_pycocotools_cat_ids(
-    data: tuple[dict, list[dict]], task: str
-) -> None:
+def test_per_category_matches_pycocotools_cat_ids(data: tuple[dict, list[dict]], task: str) -> None:
     gt, results = data
     ours = evaluate_coco(gt, results, task, per_category=True)["per_category"]
     assert list(ours) == [c.name for c in CATEGORIES]
@@ -68,8 +67,13 @@ def test_no_detections(data: tuple[dict, list[dict]], task: str) -> None:
 def test_perfect_detections_score_one() -> None:
     gt, _ = bench.synthetic_coco(20, seed=5)
     results = [
-        {"image_id": a["image_id"], "category_id": a["category_id"], "score": 1.0,
-         "bbox": a["bbox"], "keypoints": a["keypoints"]}
+        {
+            "image_id": a["image_id"],
+            "category_id": a["category_id"],
+            "score": 1.0,
+            "bbox": a["bbox"],
+            "keypoints": a["keypoints"],
+        }
         for a in gt["annotations"]
     ]
     assert evaluate_coco(gt, results, "bbox")["AP"] == pytest.approx(1.0, abs=1e-12)
@@ -113,45 +117,3 @@ def test_errors_name_file_and_field(tmp_path: Path, data: tuple[dict, list[dict]
         evaluate_coco(gt, bad, "landmarks")
     with pytest.raises(FashionVisionError, match="task"):
         evaluate_coco(gt, results, "keypoints")  # type: ignore[arg-type]
-
-
-def _outputs_from_gt(gt: dict, image: dict) -> dict:
-    """A perfect model output for `image`: the GT garments as eval-dict tensors."""
-    import numpy as np
-    import torch
-    from pycocotools import mask as mask_utils
-
-    anns = [a for a in gt["annotations"] if a["image_id"] == image["id"]]
-    h, w = image["height"], image["width"]
-    masks = np.zeros((len(anns), 1, h, w), dtype=np.float32)
-    for k, a in enumerate(anns):
-        rle = mask_utils.merge(mask_utils.frPyObjects(a["segmentation"], h, w))
-        masks[k, 0] = mask_utils.decode(rle) * 0.9
-    boxes = [[x, y, x + bw, y + bh] for x, y, bw, bh in (a["bbox"] for a in anns)]
-    landmarks = [np.asarray(a["keypoints"], dtype=np.float32).reshape(-1, 3) for a in anns]
-    return {
-        "boxes": torch.tensor(boxes, dtype=torch.float64).reshape(-1, 4),
-        "labels": torch.tensor([a["category_id"] for a in anns], dtype=torch.int64),
-        "scores": torch.linspace(0.9, 0.5, len(anns)),
-        "masks": torch.from_numpy(masks),
-        "landmarks": torch.from_numpy(np.stack(landmarks)) if anns else torch.zeros(0, 294, 3),
-    }
-
-
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pycocotools' decode on numpy 2
-def test_evaluator_perfect_outputs_and_batching() -> None:
-    from fashionvision.evaluation.evaluator import COCOStyleEvaluator
-
-    gt, _ = bench.synthetic_coco(6, seed=8)
-    evaluator = COCOStyleEvaluator(gt, landmark_gt_visible_only=gt)
-    images = gt["images"]
-    evaluator.process([i["id"] for i in images[:1]], [_outputs_from_gt(gt, images[0])])
-    evaluator.reset()
-    for batch in (images[:4], images[4:]):
-        evaluator.process([i["id"] for i in batch], [_outputs_from_gt(gt, i) for i in batch])
-    out = evaluator.evaluate()
-    assert set(out) == {"bbox", "segm", "landmarks", "landmarks_visible"}
-    assert out["bbox"]["AP"] == pytest.approx(1.0, abs=1e-6)
-    # float32 tensors shift boxes by < 1e-4 px; the thresholded masks reproduce the polygons
-    assert out["segm"]["AP"] == pytest.approx(1.0, abs=1e-6)
-    assert 0.5 < out["landmarks"]["AP"] == out["landmarks_visible"]["AP"]

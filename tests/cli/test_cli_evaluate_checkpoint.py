@@ -1,0 +1,97 @@
+"""`fashionvision evaluate --weights CKPT --split DIR` and `retrieve`: the evaluation pipeline
+from the command line, checked against the other documented path to the same numbers
+(`predict --score-threshold 0.05` -> `convert coco` -> `evaluate --gt --results`)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from conftest import SMALL_MODEL
+
+import fashionvision.cli as cli
+from fashionvision.config import config_to_dict, load_config
+from fashionvision.data.synthetic import generate_dataset
+from fashionvision.engine.build import build_model
+from fashionvision.engine.checkpoint import save_checkpoint
+
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+
+SMALL = [*SMALL_MODEL, "model.box_score_thresh=0.0", "model.box_detections_per_img=10"]
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("evaluate_checkpoint")
+    generate_dataset(root / "data", train=0, val=8, seed=5, size=64)
+    torch.manual_seed(1)
+    cfg = load_config("match_rcnn_tiny", SMALL)
+    state = {"model": build_model(cfg.model).state_dict(), "config": config_to_dict(cfg)}
+    return save_checkpoint(root / "tiny.pt", state), root / "data" / "validation"
+
+
+def test_evaluate_weights_prints_every_task_and_matches_the_results_file_path(
+    setup, tmp_path, capsys
+) -> None:
+    ckpt, split = setup
+    out = tmp_path / "all.json"
+    argv = ["evaluate", "--weights", str(ckpt), "--split", str(split), "--device", "cpu",
+            "--json", str(out)]  # fmt: skip
+    assert cli.main(argv) == 0
+    printed = capsys.readouterr().out
+    for title in ("Boxes", "Masks", "Landmarks (visible + occluded)", "Landmarks (visible only)",
+                  "Box AP by subset", "Retrieval (detected boxes)", "Retrieval (GT boxes)"):  # fmt: skip
+        assert title in printed
+    metrics = json.loads(out.read_text())
+    assert metrics["num_images"] == 8 and metrics["num_detections"] > 0
+
+    preds, gt = tmp_path / "preds", tmp_path / "gt.json"
+    assert cli.main(["predict", "--weights", str(ckpt), str(split / "image"), "--out", str(preds),
+                     "--score-threshold", "0.05", "--no-vis", "--device", "cpu"]) == 0  # fmt: skip
+    assert not (preds / "vis").exists()
+    assert cli.main(["convert", "coco", str(split), str(gt)]) == 0
+    for task, key in (("bbox", "bbox"), ("segm", "segm"), ("landmarks", "landmarks")):
+        file_json = tmp_path / f"{task}.json"
+        argv = ["evaluate", "--gt", str(gt), "--results", str(preds / "results.json"),
+                "--task", task, "--json", str(file_json)]  # fmt: skip
+        assert cli.main(argv) == 0
+        from_file = json.loads(file_json.read_text())
+        for stat in ("AP", "AP50", "AP75"):
+            assert from_file[stat] == pytest.approx(metrics[key][stat], abs=1e-9), (task, stat)
+
+
+def test_retrieve_writes_the_pipeline_rows(setup, tmp_path, capsys) -> None:
+    ckpt, split = setup
+    metrics_file = tmp_path / "all.json"
+    argv = ["evaluate", "--weights", str(ckpt), "--split", str(split), "--device", "cpu",
+            "--json", str(metrics_file)]  # fmt: skip
+    assert cli.main(argv) == 0
+    metrics = json.loads(metrics_file.read_text())["retrieval_gt_boxes"]
+    capsys.readouterr()
+    rows_file = tmp_path / "r.json"
+    argv = ["retrieve", "--weights", str(ckpt), "--split", str(split), "--out", str(rows_file),
+            "--gt-boxes", "--device", "cpu"]  # fmt: skip
+    assert cli.main(argv) == 0
+    printed = capsys.readouterr().out
+    rows = json.loads(rows_file.read_text())
+    g = metrics["gallery_size"]
+    assert f"against {g} gallery garments" in printed
+    assert all(len(r["gallery_image_id"]) == min(g, 20) for r in rows)
+    if g < 20:
+        assert "each row lists all of them" in printed
+    assert f"top1={metrics['top1']:.3f}" in printed
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--weights", "x.pt"], "--weights and --split go together"),
+        (["--weights", "x.pt", "--split", "d", "--task", "bbox"], "cannot be combined"),
+        (["--gt", "g.json"], "give --weights CKPT --split DIR"),
+    ],
+)
+def test_evaluate_argument_errors(argv, message, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["evaluate", *argv])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
