@@ -20,8 +20,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=d.epochs, help="training epochs")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--config", default=d.config, help="config preset name or YAML path")
-    p.add_argument("overrides", nargs="*", default=[], metavar="KEY=VALUE",
-                   help="config overrides, e.g. train.device=cuda")
+    p.add_argument(
+        "overrides",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config overrides, e.g. train.device=cuda",
+    )
     p.set_defaults(func=_run)
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 
+from fashionvision.cli.options import add_retrieval_options, gallery_threshold
 from fashionvision.evaluation.coco_eval import TASKS
 
 
@@ -33,19 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     model.add_argument("--split", metavar="DIR", help="DeepFashion2-format split (annos/, image/)")
     model.add_argument("--batch-size", type=int, default=4, metavar="N")
     model.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: auto)")
-    model.add_argument(
-        "--ranking",
-        choices=("similarity", "distance"),
-        default="similarity",
-        help="retrieval order: the model's similarity network (default) or embedding distance",
-    )
-    model.add_argument(
-        "--gallery-threshold",
-        type=float,
-        default=None,
-        metavar="S",
-        help="shop detections scoring >= S form the retrieval gallery (default 0.5)",
-    )
+    add_retrieval_options(model)
     model.add_argument(
         "--lenient", action="store_true", help="skip the bad parts of malformed annotations"
     )
@@ -82,24 +71,18 @@ def run(args: argparse.Namespace) -> int:
     return run_results_file(args)
 
 
-def _check_numbers(args: argparse.Namespace) -> None:
-    if args.batch_size < 1:
-        args.parser.error(f"--batch-size must be >= 1, got {args.batch_size}")
-    if args.gallery_threshold is not None and not 0 <= args.gallery_threshold <= 1:
-        args.parser.error(f"--gallery-threshold must be in [0, 1], got {args.gallery_threshold}")
-
-
 def run_checkpoint(args: argparse.Namespace) -> int:
     import torch
 
     from fashionvision.engine import distributed as D
     from fashionvision.engine.build import resolve_device
     from fashionvision.engine.evaluate import ProgressBar, evaluate_checkpoint
-    from fashionvision.evaluation.retrieval_evaluator import DEFAULT_GALLERY_THRESHOLD
     from fashionvision.evaluation.tables import format_report
     from fashionvision.io_utils import write_json
 
-    _check_numbers(args)
+    if args.batch_size < 1:
+        args.parser.error(f"--batch-size must be >= 1, got {args.batch_size}")
+    threshold = gallery_threshold(args)
     device = resolve_device(args.device, option="--device")
     dist = D.init_distributed(device.type)
     if dist.distributed and device.type == "cuda":
@@ -113,11 +96,7 @@ def run_checkpoint(args: argparse.Namespace) -> int:
             strict=not args.lenient,
             dist=dist,
             ranking=args.ranking,
-            gallery_threshold=(
-                DEFAULT_GALLERY_THRESHOLD
-                if args.gallery_threshold is None
-                else args.gallery_threshold
-            ),
+            gallery_threshold=threshold,
             progress=ProgressBar("inference") if dist.is_main else None,
         )
     finally:

@@ -92,7 +92,9 @@ def run(args: argparse.Namespace) -> int:
     paths = expand_inputs(args.images)
     ids = image_ids(paths)
     if not 0 <= args.score_threshold <= 1:
-        raise FashionVisionError(f"--score-threshold: must be in [0, 1], got {args.score_threshold}")
+        raise FashionVisionError(
+            f"--score-threshold: must be in [0, 1], got {args.score_threshold}"
+        )
     if args.batch_size < 1:
         raise FashionVisionError(f"--batch-size: must be >= 1, got {args.batch_size}")
     predictor = load(args.weights, device=args.device)

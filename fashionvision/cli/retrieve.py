@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 
+from fashionvision.cli.options import add_retrieval_options, gallery_threshold
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -25,19 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--split", required=True, metavar="SPLIT_DIR", help="annos/ + image/")
     parser.add_argument("--out", required=True, metavar="R.json", help="result file to write")
     parser.add_argument("--gt-boxes", action="store_true", help="use annotated boxes")
-    parser.add_argument(
-        "--ranking",
-        choices=("similarity", "distance"),
-        default="similarity",
-        help="the model's similarity network (default) or embedding distance",
-    )
-    parser.add_argument(
-        "--gallery-threshold",
-        type=float,
-        default=None,
-        metavar="S",
-        help="shop detections scoring >= S form the gallery (default 0.5)",
-    )
+    add_retrieval_options(parser)
     parser.add_argument("--batch-size", type=int, default=4, metavar="N")
     parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: auto)")
     parser.add_argument(
@@ -51,21 +41,13 @@ def run(args: argparse.Namespace) -> int:
     from fashionvision.engine.build import resolve_device
     from fashionvision.engine.evaluate import EVAL_SCORE_THRESHOLD, inference_on_dataset
     from fashionvision.engine.inference import model_from_checkpoint
-    from fashionvision.evaluation.retrieval_evaluator import (
-        DEFAULT_GALLERY_THRESHOLD,
-        REPORT_KEYS,
-        RetrievalEvaluator,
-    )
+    from fashionvision.evaluation.retrieval_evaluator import REPORT_KEYS, RetrievalEvaluator
     from fashionvision.evaluation.tables import format_retrieval
     from fashionvision.io_utils import write_json
 
     if args.batch_size < 1:
         args.parser.error(f"--batch-size must be >= 1, got {args.batch_size}")
-    threshold = (
-        DEFAULT_GALLERY_THRESHOLD if args.gallery_threshold is None else args.gallery_threshold
-    )
-    if not 0 <= threshold <= 1:
-        args.parser.error(f"--gallery-threshold must be in [0, 1], got {threshold}")
+    threshold = gallery_threshold(args)
     device = resolve_device(args.device, option="--device")
     records = load_split(args.split, strict=not args.lenient)
     model, _ = model_from_checkpoint(args.weights, device)

@@ -27,8 +27,9 @@ def run(args: argparse.Namespace) -> int:
     if args.size < 64:
         raise FashionVisionError("--size must be >= 64")
     start = time.perf_counter()
-    generate_dataset(args.out, args.train, args.val, args.seed, size=args.size,
-                     workers=args.workers)
+    generate_dataset(
+        args.out, args.train, args.val, args.seed, size=args.size, workers=args.workers
+    )
     took = time.perf_counter() - start
     print(f"wrote {args.train} train + {args.val} validation images to {args.out} in {took:.1f} s")
     return 0

@@ -22,11 +22,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "split_dir", metavar="SPLIT_DIR", help="directory holding annos/ and image/"
     )
     parser.add_argument(
-        "--max-errors", type=int, default=None, metavar="N",
+        "--max-errors",
+        type=int,
+        default=None,
+        metavar="N",
         help="print at most N problems (all are still counted)",
     )
     parser.add_argument(
-        "--no-cache", action="store_true",
+        "--no-cache",
+        action="store_true",
         help="parse every file again instead of using/writing the split's cached index",
     )
     parser.set_defaults(func=run)
