@@ -22,6 +22,7 @@ formats:
 
 examples:
   fashionvision convert coco data/validation val_coco.json
+  fashionvision convert coco --lenient data/validation val_coco.json   # keep what is usable
   fashionvision convert retrieval-gt data/validation val_retrieval/
 """
 
@@ -41,9 +42,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "out", type=Path, help="output JSON file (coco, coco-visible) or directory (retrieval-gt)"
     )
     parser.add_argument(
-        "--skip-bad",
+        "--lenient",
+        "--skip-bad",  # the switch's former name, kept working for existing scripts
+        dest="lenient",
         action="store_true",
-        help="skip malformed annotation files with a warning instead of failing",
+        help="keep what is usable instead of failing on any problem: drop bad polygons, "
+        "clear bad landmark lists, drop items whose box, category or attributes are unusable "
+        "and skip unreadable files, with one warning that counts each kind "
+        "(`fashionvision validate` lists the problems)",
     )
     parser.set_defaults(func=run)
 
@@ -52,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     """Load the split, convert it, write the output atomically and print a one-line summary."""
     from fashionvision.data import deepfashion2  # imported late: the loader is optional at import
 
-    records = deepfashion2.load_split(args.split_dir, strict=not args.skip_bad)
+    records = deepfashion2.load_split(args.split_dir, strict=not args.lenient)
     if args.format == "retrieval-gt":
         query, gallery = retrieval_ground_truth(records)
         write_json(args.out / QUERY_FILE, query)

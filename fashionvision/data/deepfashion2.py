@@ -9,14 +9,38 @@ them together as one `AnnotationError`.  Rules beyond the DeepFashion2 descripti
 
 - Box tolerance: coordinates are pixel edges, so a box may span ``[0, W] x [0, H]``; a further
   `BBOX_TOLERANCE` (1 px) is allowed on every side because annotation tools round outward at the
-  border.  Landmark coordinates are not range-checked (unlabelled points are stored as (0, 0, 0)).
+  border.  Landmark and polygon coordinates are not range-checked: real files have polygon points
+  at -0.2 or exactly at the image width, and polygons and landmarks that leave the box (the box
+  covers the whole garment, the polygons what is seen).  The box is kept as written, never
+  recomputed from the polygons.
 - `segmentation` must hold at least one polygon, each of >= 3 points (an even number >= 6 values).
-- Unknown top-level or item fields are reported; items must be numbered ``item1..itemN``.
+  Polygons may be int and closed (last point = first) or float and open; both are kept as written.
+  Several polygons of one item are overlapping parts whose *union* is the mask, not holes.
+- Unknown top-level or item fields are reported; items must be numbered ``item1..itemN``, in any
+  key order (real files often start with ``item2``); items are returned in number order.
 - Numbers must be finite JSON numbers; booleans are not numbers.
 
-Problems with the file itself (unreadable JSON, `source`, `pair_id`, unknown top-level fields,
-missing image) make the whole file unusable; problems inside ``itemK`` only make that item
-unusable, which is what lenient loading (`load_split(..., strict=False)`) drops.
+Lenient reading (`parse_annotation_file`'s annotation, `load_split(..., strict=False)`) reports the
+same problems but keeps what is usable, so that a garment is not turned into background (and its
+correct detections into false positives) for one bad part:
+
+- A file is skipped when the file itself is unusable: unreadable JSON, bad `source` or `pair_id`,
+  no items, a file name that is not an image id, a missing or unreadable image.
+- An item is dropped only when it cannot be placed or named: bad or missing `bounding_box`,
+  `category_id`, or a `category_name` that contradicts the id; and, because no value is a safe
+  default, a bad or missing `style` (retrieval pairs) or `scale`/`occlusion`/`zoom_in`/`viewpoint`
+  (evaluation subsets).  A file whose items are all dropped is skipped.
+- A bad polygon (non-numbers, odd length, fewer than 3 points) is dropped, the others are kept.
+  When no polygon is left (or `segmentation` is missing or not a list of polygons) the mask
+  becomes the bounding box as a 4-point polygon, counted as "mask replaced by box": a coarse mask
+  still marks the garment as foreground, where an empty one would teach background.
+- An unusable `landmarks` list (wrong count for the category, bad visibility, non-numbers, missing)
+  becomes all-unlabelled: the category's number of points, each (0, 0, v=0), as DeepFashion2 writes
+  unlabelled points; such points are ignored by training losses and by the landmark OKS.
+- Unknown fields, a missing `category_name` and gaps in the item numbering are ignored.
+
+`FileReport.repairs` counts what was changed in the kept items; `load_split` warns once with the
+counts by kind.
 """
 
 from __future__ import annotations
@@ -59,12 +83,30 @@ _ITEM_KEY = re.compile(r"item([1-9][0-9]*)")
 _STEM = re.compile(r"[0-9]+")  # ASCII digits only: str.isdigit() also accepts e.g. "²"
 _TOP_FIELDS = frozenset({"source", "pair_id"})
 _ITEM_FIELDS = frozenset(
-    {"category_id", "category_name", "bounding_box", "landmarks", "segmentation", "style",
-     "scale", "occlusion", "zoom_in", "viewpoint"}
+    {
+        "category_id",
+        "category_name",
+        "bounding_box",
+        "landmarks",
+        "segmentation",
+        "style",
+        "scale",
+        "occlusion",
+        "zoom_in",
+        "viewpoint",
+    }
 )
 _NUMBER_TYPES = frozenset({int, float})  # exact types: bool is an int subclass but not a number
-_LEVEL_FIELDS = ("scale", "occlusion", "zoom_in", "viewpoint")
+# Integer item fields and their ranges (hi None: unbounded); all are Garment keyword arguments.
+_INT_FIELDS: tuple[tuple[str, int, int | None], ...] = (
+    ("scale", 1, 3),
+    ("occlusion", 1, 3),
+    ("zoom_in", 1, 3),
+    ("viewpoint", 1, 3),
+    ("style", 0, None),
+)
 _SERIAL_BELOW = 2000  # files; below this a process pool costs more than it saves
+_READER_VERSION = 2  # bump when what lenient reading keeps changes (part of the index key)
 
 
 def _number(x: float) -> int | float:
@@ -117,16 +159,33 @@ def write_annotation(split_dir: str | Path, ann: ImageAnnotation) -> Path:
 
 
 @dataclass
+class Repairs:
+    """What lenient reading changed inside the items it kept (see the module docstring)."""
+
+    polygons_dropped: int = 0
+    masks_replaced: int = 0  # items whose mask became their box: no usable polygon
+    landmarks_cleared: int = 0  # landmark lists replaced by all-unlabelled points
+
+    def __iadd__(self, other: Repairs) -> Repairs:
+        self.polygons_dropped += other.polygons_dropped
+        self.masks_replaced += other.masks_replaced
+        self.landmarks_cleared += other.landmarks_cleared
+        return self
+
+
+@dataclass
 class FileReport:
     """Outcome of reading one annotation file.
 
-    `annotation` holds the valid items only, or is None when the file itself is unusable;
-    `items_skipped` counts the items dropped because of problems.
+    `annotation` holds the usable items, repaired as the module docstring says, or is None when
+    the file is unusable; `items_skipped` counts the items dropped because of problems and
+    `repairs` what was changed in the kept ones.
     """
 
     annotation: ImageAnnotation | None
     problems: list[Problem] = field(default_factory=list)
     items_skipped: int = 0
+    repairs: Repairs = field(default_factory=Repairs)
 
 
 @dataclass
@@ -140,14 +199,22 @@ class _Collector:
         self.problems.append(Problem(self.path, field_name, message))
 
 
-def _json_type(value: Any) -> str:
+def json_type_name(value: Any) -> str:
     """The JSON name of a Python value's type, for messages."""
-    names = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list",
-             dict: "object", type(None): "null"}
+    names = {
+        bool: "boolean",
+        int: "integer",
+        float: "number",
+        str: "string",
+        list: "list",
+        dict: "object",
+        type(None): "null",
+    }
     return names.get(type(value), type(value).__name__)
 
 
-def _brief(value: Any) -> str:
+def brief_repr(value: Any) -> str:
+    """`repr(value)` cut to 40 characters, for messages that quote a bad value."""
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
@@ -167,7 +234,7 @@ def _is_number(value: Any) -> bool:
 def _numbers(value: Any, fld: str, what: str, out: _Collector) -> list[float] | None:
     """`value` as a list of floats if it is a list of finite numbers, else report and None."""
     if not isinstance(value, list):
-        out.add(fld, f"{what} must be a list of numbers, got {_json_type(value)}")
+        out.add(fld, f"{what} must be a list of numbers, got {json_type_name(value)}")
         return None
     # Fast path with C-level loops: this check runs on every coordinate of a split.
     if set(map(type, value)) <= _NUMBER_TYPES:
@@ -177,21 +244,23 @@ def _numbers(value: Any, fld: str, what: str, out: _Collector) -> list[float] | 
         except OverflowError:
             pass
     k, v = next((k, v) for k, v in enumerate(value) if not _is_number(v))
-    out.add(fld, f"{what}: element {k} must be a finite number, got {_brief(v)}")
+    out.add(fld, f"{what}: element {k} must be a finite number, got {brief_repr(v)}")
     return None
 
 
-def _check_int(obj: dict, name: str, fld: str, lo: int, hi: int | None, out: _Collector) -> int:
-    """Check an integer field in [lo, hi] (hi None: unbounded); returns it, or lo if bad."""
+def _check_int(
+    obj: dict, name: str, fld: str, lo: int, hi: int | None, out: _Collector
+) -> int | None:
+    """Check an integer field in [lo, hi] (hi None: unbounded); returns it, or None if bad."""
     value = obj[name]
     if not _is_int(value):
-        out.add(fld, f"must be an integer, got {_json_type(value)} {_brief(value)}")
+        out.add(fld, f"must be an integer, got {json_type_name(value)} {brief_repr(value)}")
     elif value < lo or (hi is not None and value > hi):
         bound = f"between {lo} and {hi}" if hi is not None else f">= {lo}"
         out.add(fld, f"must be {bound}, got {value}")
     else:
         return value
-    return lo
+    return None
 
 
 def _check_category(obj: dict, key: str, out: _Collector) -> int | None:
@@ -199,23 +268,25 @@ def _check_category(obj: dict, key: str, out: _Collector) -> int | None:
     cid = obj.get("category_id")
     valid = _is_int(cid) and cid in CATEGORY_NAMES
     if "category_id" in obj and not valid:
-        out.add(f"{key}.category_id", f"unknown category id {_brief(cid)} (expected 1..13)")
+        out.add(f"{key}.category_id", f"unknown category id {brief_repr(cid)} (expected 1..13)")
     if "category_name" in obj:
         name = obj["category_name"]
         if not isinstance(name, str):
-            out.add(f"{key}.category_name", f"must be a string, got {_json_type(name)}")
+            out.add(f"{key}.category_name", f"must be a string, got {json_type_name(name)}")
         elif valid and name != CATEGORY_NAMES[cid]:
-            out.add(f"{key}.category_name",
-                    f"{name!r} does not match category_id {cid} ({CATEGORY_NAMES[cid]!r})")
+            out.add(
+                f"{key}.category_name",
+                f"{name!r} does not match category_id {cid} ({CATEGORY_NAMES[cid]!r})",
+            )
         elif not valid and name not in CATEGORY_NAMES.values():
-            out.add(f"{key}.category_name", f"unknown category name {_brief(name)}")
+            out.add(f"{key}.category_name", f"unknown category name {brief_repr(name)}")
     return cid if valid else None
 
 
 def _check_bbox(value: Any, fld: str, size: tuple[int, int] | None, out: _Collector) -> Box | None:
     """Validate an xyxy box, within the image (+ `BBOX_TOLERANCE`) when `size` = (W, H) is known."""
     if not isinstance(value, list) or len(value) != 4:
-        out.add(fld, f"must be a list of 4 numbers [x1, y1, x2, y2], got {_brief(value)}")
+        out.add(fld, f"must be a list of 4 numbers [x1, y1, x2, y2], got {brief_repr(value)}")
         return None
     coords = _numbers(value, fld, "box", out)
     if coords is None:
@@ -257,15 +328,19 @@ def _check_landmarks(value: Any, fld: str, cid: int | None, out: _Collector) -> 
     return np.asarray(flat, dtype=np.float64).reshape(-1, 3) if ok else None
 
 
-def _check_segmentation(value: Any, fld: str, out: _Collector) -> list[list[float]] | None:
-    """Validate a non-empty list of polygons, each [x1, y1, x2, y2, ...] with >= 3 points."""
+def _check_segmentation(value: Any, fld: str, out: _Collector) -> tuple[list[list[float]], int]:
+    """Validate a non-empty list of polygons, each [x1, y1, x2, y2, ...] with >= 3 points.
+
+    Returns (the valid polygons, the number of bad polygons left out); no polygon at all when
+    `value` is not a list of polygons.
+    """
     if not isinstance(value, list) or not value:
-        out.add(fld, f"must be a non-empty list of polygons, got {_brief(value)}")
-        return None
-    if not all(isinstance(poly, list) for poly in value):
+        out.add(fld, f"must be a non-empty list of polygons, got {brief_repr(value)}")
+        return [], 0
+    if not any(isinstance(poly, list) for poly in value):
         # e.g. one flat polygon without the outer list: one problem, not one per number
         out.add(fld, "must be a list of polygons (lists of numbers), not a list of numbers")
-        return None
+        return [], 0
     polygons: list[list[float]] = []
     for k, poly in enumerate(value):
         coords = _numbers(poly, fld, f"polygon {k}", out)
@@ -277,39 +352,55 @@ def _check_segmentation(value: Any, fld: str, out: _Collector) -> list[list[floa
             out.add(fld, f"polygon {k} is degenerate: {len(coords) // 2} points, need >= 3")
         else:
             polygons.append(coords)
-    return polygons if len(polygons) == len(value) else None
+    return polygons, len(value) - len(polygons)
+
+
+def _box_polygon(box: Box) -> list[float]:
+    """The xyxy box as a 4-point polygon (the lenient stand-in for an item without a mask)."""
+    x1, y1, x2, y2 = box
+    return [x1, y1, x2, y1, x2, y2, x1, y2]
 
 
 def _parse_item(
     obj: Any, key: str, size: tuple[int, int] | None, out: _Collector
-) -> Garment | None:
-    """Validate `itemK`; returns the garment, or None (problems recorded) if anything is wrong."""
+) -> tuple[Garment | None, Repairs]:
+    """Validate `itemK`, recording every problem; returns the garment as lenient reading keeps it
+    (None when it is dropped) and what was repaired in it (see the module docstring)."""
+    repairs = Repairs()
     if not isinstance(obj, dict):
-        out.add(key, f"must be an object, got {_json_type(obj)}")
-        return None
-    before = len(out.problems)
+        out.add(key, f"must be an object, got {json_type_name(obj)}")
+        return None, repairs
     for name in sorted(_ITEM_FIELDS - obj.keys()):
         out.add(f"{key}.{name}", "missing")
     for name in sorted(obj.keys() - _ITEM_FIELDS):
         out.add(f"{key}.{name}", "unknown field")
+    before = len(out.problems)
     cid = _check_category(obj, key, out)
-    bbox = landmarks = segmentation = None
+    category_ok = cid is not None and len(out.problems) == before  # a contradicting name: unsure
+    bbox = landmarks = None
+    polygons: list[list[float]] = []
     if "bounding_box" in obj:
         bbox = _check_bbox(obj["bounding_box"], f"{key}.bounding_box", size, out)
     if "landmarks" in obj:
         landmarks = _check_landmarks(obj["landmarks"], f"{key}.landmarks", cid, out)
     if "segmentation" in obj:
-        segmentation = _check_segmentation(obj["segmentation"], f"{key}.segmentation", out)
-    levels = {
-        name: _check_int(obj, name, f"{key}.{name}", 1, 3, out)
-        for name in _LEVEL_FIELDS
+        polygons, repairs.polygons_dropped = _check_segmentation(
+            obj["segmentation"], f"{key}.segmentation", out
+        )
+    ints = {
+        name: _check_int(obj, name, f"{key}.{name}", lo, hi, out)
+        for name, lo, hi in _INT_FIELDS
         if name in obj
     }
-    style = _check_int(obj, "style", f"{key}.style", 0, None, out) if "style" in obj else 0
-    if len(out.problems) > before or cid is None or bbox is None:
-        return None
-    assert landmarks is not None and segmentation is not None  # else a problem was recorded
-    return Garment(cid, bbox, landmarks, segmentation, style=style, **levels)
+    if not category_ok or bbox is None or len(ints) < len(_INT_FIELDS) or None in ints.values():
+        return None, Repairs()
+    if landmarks is None:
+        landmarks = np.zeros((CATEGORY_BY_ID[cid].num_landmarks, 3))  # type: ignore[index]
+        repairs.landmarks_cleared = 1
+    if not polygons:
+        polygons = [_box_polygon(bbox)]
+        repairs.masks_replaced = 1
+    return Garment(cid, bbox, landmarks, polygons, **ints), repairs  # type: ignore[arg-type]
 
 
 def _image_size(json_path: Path, out: _Collector) -> tuple[int, int] | None:
@@ -353,7 +444,7 @@ def _check_top(obj: dict, out: _Collector) -> tuple[list[int], bool]:
     if "source" not in obj:
         out.add("source", "missing")
     elif obj["source"] not in ("shop", "user"):
-        out.add("source", f"must be 'shop' or 'user', got {_brief(obj['source'])}")
+        out.add("source", f"must be 'shop' or 'user', got {brief_repr(obj['source'])}")
     if "pair_id" not in obj:
         out.add("pair_id", "missing")
     else:
@@ -372,8 +463,9 @@ def parse_annotation_file(
     """Read and validate one annotation file without raising for its content.
 
     `image_size` = (width, height); when None it is read from the header of
-    ``SPLIT/image/<stem>.jpg`` (and a missing image is a problem). Items with problems are left
-    out of the annotation; the annotation is None when the file as a whole is unusable.
+    ``SPLIT/image/<stem>.jpg`` (and a missing image is a problem). The annotation is what lenient
+    reading keeps (items repaired or dropped as the module docstring says), None when the file
+    as a whole is unusable.
     """
     json_path = Path(json_path)
     out = _Collector(str(json_path))
@@ -385,16 +477,18 @@ def parse_annotation_file(
     if obj is _UNREADABLE:
         return FileReport(None, out.problems)
     if not isinstance(obj, dict):
-        out.add("file", f"expected a JSON object, got {_json_type(obj)}")
+        out.add("file", f"expected a JSON object, got {json_type_name(obj)}")
         return FileReport(None, out.problems)
     size = image_size if image_size is not None else _image_size(json_path, out)
     numbers, usable = _check_top(obj, out)
     usable = usable and name_ok and size is not None
     items: list[Garment] = []
+    repairs = Repairs()
     for k in numbers:
-        item = _parse_item(obj[f"item{k}"], f"item{k}", size, out)
+        item, item_repairs = _parse_item(obj[f"item{k}"], f"item{k}", size, out)
         if item is not None:
             items.append(item)
+            repairs += item_repairs
     skipped = len(numbers) - len(items)
     if not usable or not items:
         return FileReport(None, out.problems, skipped)
@@ -407,7 +501,7 @@ def parse_annotation_file(
         pair_id=obj["pair_id"],
         items=items,
     )
-    return FileReport(ann, out.problems, skipped)
+    return FileReport(ann, out.problems, skipped, repairs)
 
 
 def read_annotation(
@@ -488,8 +582,11 @@ def check_split(
         listing = scan_split(split)
     except OSError as exc:
         raise AnnotationError.single(split / "annos", "", f"cannot list: {exc.strerror}") from exc
+    # The index stores records as this reader keeps them: a reader with other lenient rules must
+    # not be served an index written by an older one.
+    key = f"{listing.key}-reader{_READER_VERSION}"
     if cache:
-        cached = load_index(split, listing.key)
+        cached = load_index(split, key)
         if cached is not None:
             # an index written by the parallel path stores records in file-name order
             cached.records.sort(key=lambda a: a.image_id)
@@ -498,7 +595,7 @@ def check_split(
     paths = [str(split / "annos" / name) for name in listing.json_names]
     with gc_paused():
         report, arrays = _parse_files(paths, workers)
-    if cache and save_index(split, listing.key, report, arrays) is None:
+    if cache and save_index(split, key, report, arrays) is None:
         logger.warning("could not write an index for %s (no writable cache location)", split)
     return report
 
@@ -509,16 +606,20 @@ def load_split(
     """All annotations of a split, sorted by image id.
 
     strict: any problem in any file raises one `AnnotationError` holding all of them.
-    lenient (strict=False): bad items and unusable files are dropped, with one warning that
-    counts them. `cache` uses the on-disk index (rebuilt when any file changes).
+    lenient (strict=False): items are repaired or dropped and unusable files skipped as the module
+    docstring says, with one warning that counts each kind. `cache` uses the on-disk index
+    (rebuilt when any file changes).
     """
     report = check_split(split_dir, cache=cache)
     if strict and report.problems:
         raise AnnotationError(report.problems)
-    if not strict and (report.items_skipped or report.files_skipped):
+    if not strict and report.problems:
+        fixed = _lenient_repairs(report)
         message = (
             f"{split_dir}: skipped {report.items_skipped} bad items and {report.files_skipped} "
-            f"unusable files ({len(report.problems)} problems in {report.files_with_errors} "
+            f"unusable files, dropped {fixed.polygons_dropped} bad polygons, replaced "
+            f"{fixed.masks_replaced} masks by their box, cleared {fixed.landmarks_cleared} "
+            f"landmark lists ({len(report.problems)} problems in {report.files_with_errors} "
             f"files); run `fashionvision validate {split_dir}` for details"
         )
         logger.warning(message)
@@ -526,9 +627,22 @@ def load_split(
     return report.records
 
 
+def _lenient_repairs(report: SplitReport) -> Repairs:
+    """What lenient reading changed in the kept items of the split of `report`.
+
+    The index caches records and problems but not these counts, so the files with problems (a
+    few in real splits) are parsed again.
+    """
+    total = Repairs()
+    for path in sorted({p.path for p in report.problems}):
+        total += parse_annotation_file(path).repairs
+    return total
+
+
 __all__ = [
     "BBOX_TOLERANCE",
     "FileReport",
+    "Repairs",
     "annotation_path",
     "annotation_to_json",
     "check_split",

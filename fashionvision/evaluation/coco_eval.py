@@ -39,9 +39,10 @@ import numpy as np
 from faster_coco_eval import COCO
 from faster_coco_eval.core.faster_eval_api import COCOeval_faster
 
-from fashionvision.categories import CATEGORY_NAMES, NUM_LANDMARKS, oks_sigmas
+from fashionvision.categories import CATEGORY_NAMES, oks_sigmas
 from fashionvision.errors import FashionVisionError
 from fashionvision.evaluation.subsets import iter_subsets, outside_subset
+from fashionvision.io_utils import load_json
 
 Task = Literal["bbox", "segm", "landmarks"]
 TASKS: tuple[str, ...] = ("bbox", "segm", "landmarks")
@@ -75,23 +76,31 @@ def _stat_spec(task: str) -> tuple[tuple[str, bool, float | None, str, int], ...
     return _KPT_STATS if task == "landmarks" else _DET_STATS
 
 
-def _load_inputs(
-    gt: dict | str | Path, results: list[dict] | str | Path
-) -> tuple[dict, str, list[dict], str]:
-    """(gt, gt name, results, results name) for messages; paths are read with the checks of
-    `fashionvision.data.coco_format`, in-memory objects passed through."""
-    from fashionvision.data.coco_format import load_coco_ground_truth, load_coco_results
+def _load_gt(gt: dict | str | Path) -> tuple[dict, str]:
+    """(GT dict, its name for messages); a path is read with `load_coco_ground_truth`'s checks."""
+    from fashionvision.data.coco_format import load_coco_ground_truth
 
-    gt_origin, res_origin = "<ground truth>", "<results>"
     if isinstance(gt, str | Path):
-        gt, gt_origin = load_coco_ground_truth(gt), str(gt)
+        return load_coco_ground_truth(gt), str(gt)
+    return gt, "<ground truth>"
+
+
+def _load_results(results: list[dict] | str | Path) -> tuple[Any, str, str]:
+    """(rows, origin, rows_name) for messages: a file's rows are ``[i]``, a list's
+    ``results[i]``.  A file is only parsed here: `validate_results` checks the rows once, against
+    the GT."""
     if isinstance(results, str | Path):
-        results, res_origin = load_coco_results(results), str(results)
-    return gt, gt_origin, results, res_origin
+        return load_json(results), str(results), ""
+    return results, "<results>", "results"
 
 
 def validate_gt(gt: Any, origin: str, subsets: bool = False) -> None:
-    """Check the COCO GT structure; raise FashionVisionError naming `origin` and the field."""
+    """Check the COCO GT structure; raise FashionVisionError naming `origin` and the field.
+
+    Only what the evaluation reads is required; other keys (e.g. a stray nested ``images`` list
+    inside an annotation, ``info``/``licenses`` as empty strings, as in real converter output)
+    are ignored.
+    """
     if not isinstance(gt, dict):
         raise FashionVisionError(f"{origin}: top level must be a JSON object (COCO GT)")
     for key in ("images", "annotations", "categories"):
@@ -110,31 +119,30 @@ def validate_gt(gt: Any, origin: str, subsets: bool = False) -> None:
             )
 
 
-def validate_results(results: Any, gt: dict, task: str, origin: str) -> None:
-    """Check a results list against the GT; raise FashionVisionError naming `origin` and field."""
-    if not isinstance(results, list):
-        raise FashionVisionError(f"{origin}: top level must be a JSON list of results")
-    image_ids = {img["id"] for img in gt["images"]}
-    cat_ids = {c["id"] for c in gt["categories"]}
-    need = {"bbox": "bbox", "segm": "segmentation", "landmarks": "keypoints"}[task]
-    for i, r in enumerate(results):
-        where = f"{origin}: results[{i}]"
-        if not isinstance(r, dict):
-            raise FashionVisionError(f"{where}: not an object")
-        for key in ("image_id", "category_id", "score", "bbox", need):
-            if key not in r:
-                raise FashionVisionError(f"{where}.{key}: missing")
-        if r["image_id"] not in image_ids:
-            raise FashionVisionError(f"{where}.image_id: unknown image id {r['image_id']}")
-        if r["category_id"] not in cat_ids:
-            raise FashionVisionError(f"{where}.category_id: unknown category {r['category_id']}")
-        if not isinstance(r["bbox"], list | tuple) or len(r["bbox"]) != 4:
-            raise FashionVisionError(f"{where}.bbox: expected 4 numbers [x, y, w, h]")
-        if task == "landmarks" and len(r["keypoints"]) != 3 * NUM_LANDMARKS:
-            got = len(r["keypoints"])
-            raise FashionVisionError(
-                f"{where}.keypoints: expected {3 * NUM_LANDMARKS} numbers (294 x 3), got {got}"
-            )
+def validate_results(
+    results: Any, gt: dict, task: str, origin: str, rows_name: str = "results"
+) -> None:
+    """Check result rows against the GT for `task`; raise `AnnotationError` (a
+    FashionVisionError) naming `origin`, row and field (see `validate_result_rows`).
+
+    A row needs only the task's field, as in the official per-task result files (segm rows have
+    no ``bbox``, keypoint rows neither); its image and category must be in the GT, and an RLE
+    must have its image's size.
+    """
+    from fashionvision.data.coco_format import validate_result_rows
+
+    image_sizes = {
+        img.get("id"): (img["height"], img["width"]) if "height" in img and "width" in img else None
+        for img in gt["images"]
+    }
+    validate_result_rows(
+        results,
+        origin,
+        rows_name=rows_name,
+        image_sizes=image_sizes,
+        category_ids={c["id"] for c in gt["categories"]},
+        required=_TASK_FIELDS[task],
+    )
 
 
 class _CachedEval(COCOeval_faster):
@@ -222,15 +230,17 @@ def evaluate_coco(
     """COCO AP of `results` against `gt` for `task` ('bbox', 'segm' or 'landmarks').
 
     `gt`: COCO GT dict (the `split_to_coco` export) or its JSON path; `results`: list of result rows
-    (image_id, category_id, score, bbox xywh, segmentation RLE, keypoints 882) or a JSON path.
+    (image_id, category_id, score, and the task's field: bbox xywh, segmentation RLE or keypoints
+    882; other fields are ignored) or a JSON path (e.g. an official per-task result file).
     Returns the stat keys of `stat_keys(task)` as floats (-1 when undefined, as pycocotools),
     plus ``per_category[name][key]`` and ``subsets[attribute][value name]["AP"|"AP50"|"AP75"]``
     when asked.
     """
     stat_keys(task)
-    gt, gt_origin, results, res_origin = _load_inputs(gt, results)
+    gt, gt_origin = _load_gt(gt)
+    results, res_origin, rows_name = _load_results(results)
     validate_gt(gt, gt_origin, subsets=subsets)
-    validate_results(results, gt, task, res_origin)
+    validate_results(results, gt, task, res_origin, rows_name)
 
     coco_gt, coco_dt = _coco_objects(gt, results, task)
     iou_type = "keypoints" if task == "landmarks" else task
