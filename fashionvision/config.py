@@ -6,7 +6,8 @@ A configuration is a :class:`Config` made of five sections (``model``, ``data``,
 (``match_rcnn_r50_fpn_1x``, ``match_rcnn_tiny``) or by path.  Command-line overrides are dotted
 ``key=value`` strings (``solver.base_lr=0.01 model.norm=gn``) whose values are parsed with
 ``yaml.safe_load``.  Unknown keys and values of the wrong type raise :class:`ConfigError` naming the
-key.  Only builders and the CLI read a config; library functions take plain keyword arguments.
+key and where it was given: the YAML file, or ``command line`` for an override.  Only builders
+and the CLI read a config; library functions take plain keyword arguments.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from fashionvision.io_utils import atomic_write
 Norm = Literal["frozen_bn", "bn", "gn"]
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+OVERRIDE_SOURCE = "command line"  # what error messages name for a key=value override
 
 
 @dataclass
@@ -186,20 +188,29 @@ def load_config(name_or_path: str | Path | None = None, overrides: Sequence[str]
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"{path}: top level must be a mapping of sections")
         data = loaded or {}
+    file_keys = _dotted_keys(data)
+    given: list[str] = []
     for item in overrides:
-        _set_dotted(data, *parse_override(item))
-    return config_from_dict(data, source=source)
+        key, value = parse_override(item)
+        _set_dotted(data, key, value)
+        given.append(key)
+    return _build_dataclass(Config, data, prefix="", source=_Source(source, given, file_keys))
 
 
 def parse_override(item: str) -> tuple[str, Any]:
     """``"solver.base_lr=0.01"`` -> ``("solver.base_lr", 0.01)`` (value parsed as YAML)."""
     key, sep, raw = item.partition("=")
     if not sep or not key.strip():
-        raise ConfigError(f"{item}: an override must look like section.key=value")
+        raise ConfigError(
+            f"{OVERRIDE_SOURCE}: {item!r}: an override must look like section.key=value"
+        )
     try:
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{key}: cannot parse value {raw!r}: {exc}") from exc
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(
+            f"{OVERRIDE_SOURCE}: {key}: cannot parse value {raw!r}: {problem}"
+        ) from exc
     return key.strip(), value
 
 
@@ -209,14 +220,44 @@ def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
     for i, part in enumerate(parts[:-1]):
         child = node.setdefault(part, {})
         if not isinstance(child, dict):
-            raise ConfigError(f"{'.'.join(parts[: i + 1])}: is a value, not a section")
+            where = ".".join(parts[: i + 1])
+            raise ConfigError(f"{OVERRIDE_SOURCE}: {key}: {where} is a value, not a section")
         node = child
     node[parts[-1]] = value
 
 
+class _Source:
+    """Where a key was given, for error messages: `name` (a file), or the command line for the
+    keys set by overrides (everything below them, and the sections they created)."""
+
+    def __init__(self, name: str, overrides: Sequence[str] = (), file_keys: set[str] = frozenset()):
+        self.name = name
+        self.overrides = tuple(overrides)
+        self.file_keys = file_keys
+
+    def of(self, key: str) -> str:
+        key = key.split("[", 1)[0].rstrip(".")
+        for given in self.overrides:
+            if key == given or key.startswith(given + "."):
+                return OVERRIDE_SOURCE
+            if given.startswith(key + ".") and key not in self.file_keys:
+                return OVERRIDE_SOURCE  # a section that only the override mentions
+        return self.name
+
+
+def _dotted_keys(data: Any, prefix: str = "") -> set[str]:
+    """Every dotted key of nested mappings: ``{"a": {"b": 1}}`` -> ``{"a", "a.b"}``."""
+    keys: set[str] = set()
+    if isinstance(data, Mapping):
+        for name, value in data.items():
+            keys.add(f"{prefix}{name}")
+            keys |= _dotted_keys(value, f"{prefix}{name}.")
+    return keys
+
+
 def config_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Config:
     """Build a typed Config from nested mappings, checking every key and value type."""
-    return _build_dataclass(Config, data, prefix="", source=source)
+    return _build_dataclass(Config, data, prefix="", source=_Source(source))
 
 
 def config_to_dict(cfg: Any) -> dict[str, Any]:
@@ -238,15 +279,21 @@ def save_config(cfg: Config, path: str | Path) -> None:
     atomic_write(path, lambda f: f.write(text))
 
 
-def _build_dataclass(cls: type, data: Mapping[str, Any], prefix: str, source: str) -> Any:
+def _build_dataclass(cls: type, data: Mapping[str, Any], prefix: str, source: _Source) -> Any:
     if not isinstance(data, Mapping):
-        raise ConfigError(f"{source}: {prefix.rstrip('.') or '<root>'}: expected a mapping")
+        key = prefix.rstrip(".")
+        raise ConfigError(f"{source.of(key)}: {key or '<root>'}: expected a mapping")
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
+    # a misspelt override is named before a key of the file
+    unknown = sorted(
+        set(data) - names, key=lambda k: (source.of(f"{prefix}{k}") != OVERRIDE_SOURCE, k)
+    )
     if unknown:
         key = f"{prefix}{unknown[0]}"
-        raise ConfigError(f"{source}: unknown key '{key}' (known: {', '.join(sorted(names))})")
+        raise ConfigError(
+            f"{source.of(key)}: unknown key '{key}' (known: {', '.join(sorted(names))})"
+        )
     kwargs: dict[str, Any] = {}
     for name, value in data.items():
         key = f"{prefix}{name}"
@@ -258,7 +305,7 @@ def _build_dataclass(cls: type, data: Mapping[str, Any], prefix: str, source: st
     return cls(**kwargs)
 
 
-def _coerce(value: Any, hint: Any, key: str, source: str) -> Any:
+def _coerce(value: Any, hint: Any, key: str, source: _Source) -> Any:
     """Check `value` against the type `hint`; ints are accepted for floats, lists for tuples."""
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
@@ -268,14 +315,14 @@ def _coerce(value: Any, hint: Any, key: str, source: str) -> Any:
                 return _coerce(value, option, key, source)
             except ConfigError:
                 continue
-        raise ConfigError(f"{source}: {key}: expected {_type_name(hint)}, got {value!r}")
+        raise ConfigError(f"{source.of(key)}: {key}: expected {_type_name(hint)}, got {value!r}")
     if origin is Literal:
         if value in args:
             return value
-        raise ConfigError(f"{source}: {key}: expected one of {list(args)}, got {value!r}")
+        raise ConfigError(f"{source.of(key)}: {key}: expected one of {list(args)}, got {value!r}")
     if origin is tuple:
         if not isinstance(value, list | tuple):
-            raise ConfigError(f"{source}: {key}: expected a list, got {value!r}")
+            raise ConfigError(f"{source.of(key)}: {key}: expected a list, got {value!r}")
         return tuple(_coerce(v, args[0], f"{key}[{i}]", source) for i, v in enumerate(value))
     if hint is type(None):
         if value is None:
@@ -288,7 +335,7 @@ def _coerce(value: Any, hint: Any, key: str, source: str) -> Any:
             return value
     elif isinstance(value, hint):
         return value
-    raise ConfigError(f"{source}: {key}: expected {_type_name(hint)}, got {value!r}")
+    raise ConfigError(f"{source.of(key)}: {key}: expected {_type_name(hint)}, got {value!r}")
 
 
 def _type_name(hint: Any) -> str:
@@ -300,7 +347,11 @@ def _type_name(hint: Any) -> str:
 @dataclass(frozen=True)
 class DemoSettings:
     """Sizes of `fashionvision demo` (here, not in demo.py, so the CLI can show the defaults without
-    importing torch); the defaults finish in about 12 minutes on 2 CPU cores."""
+    importing torch).  The defaults' measured wall time, with the command and the machine, is in
+    benchmarks/RESULTS.md ("The demo"); the demo prints its own estimate of the time left.
+
+    `threads`: torch's CPU thread count; None = the cores this process may run on
+    (``os.sched_getaffinity``), at most `MAX_DEMO_THREADS`."""
 
     train_images: int = 400
     val_images: int = 100
@@ -309,3 +360,9 @@ class DemoSettings:
     epochs: int = 5
     config: str = "match_rcnn_tiny"
     overrides: tuple[str, ...] = ()
+    threads: int | None = None
+
+
+# The demo's default thread cap (a choice, not a measurement: the tiny model's convolutions are
+# small, and a large machine's other work keeps its cores).
+MAX_DEMO_THREADS = 8

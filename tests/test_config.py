@@ -90,7 +90,22 @@ def test_dotted_overrides_are_parsed_as_yaml():
 def test_bad_overrides_name_the_key(override, key):
     with pytest.raises(ConfigError) as info:
         load_config("match_rcnn_tiny", [override])
-    assert key in str(info.value)
+    # the key came from the command line, not from the preset's YAML file
+    assert str(info.value).startswith("command line: ") and key in str(info.value)
+    assert ".yaml" not in str(info.value)
+
+
+def test_a_bad_key_of_the_file_still_names_the_file(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("solver:\n  bogus: 1\n")
+    with pytest.raises(ConfigError, match=rf"^{path}: unknown key 'solver.bogus'"):
+        load_config(path, ["solver.base_lr=0.1"])
+    with pytest.raises(ConfigError, match=r"^command line: unknown key 'solver.typo'"):
+        load_config(path, ["solver.typo=0.1"])  # the user's own typo is named first
+    path.write_text("solver:\n  epochs: many\n")
+    with pytest.raises(ConfigError, match=rf"^{path}: solver.epochs: expected int"):
+        load_config(path)
+    assert load_config(path, ["solver.epochs=3"]).solver.epochs == 3
 
 
 def test_override_without_equals_is_an_error():

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from fashionvision.cli.options import check_output_file
 from fashionvision.data.coco_format import retrieval_ground_truth, split_to_coco
+from fashionvision.errors import FashionVisionError
 from fashionvision.io_utils import write_json
 
 QUERY_FILE = "query_gt.json"
@@ -39,7 +41,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("format", choices=("coco", "coco-visible", "retrieval-gt"))
     parser.add_argument("split_dir", type=Path, help="split directory holding image/ and annos/")
     parser.add_argument(
-        "out", type=Path, help="output JSON file (coco, coco-visible) or directory (retrieval-gt)"
+        "out",
+        type=Path,
+        help="output JSON file (coco, coco-visible; its folder must exist) or directory "
+        "(retrieval-gt; created if needed)",
     )
     parser.add_argument(
         "--lenient",
@@ -58,6 +63,13 @@ def run(args: argparse.Namespace) -> int:
     """Load the split, convert it, write the output atomically and print a one-line summary."""
     from fashionvision.data import deepfashion2  # imported late: the loader is optional at import
 
+    if args.format == "retrieval-gt":
+        if args.out.exists() and not args.out.is_dir():
+            raise FashionVisionError(f"{args.out}: exists and is not a directory")
+    else:
+        problem = check_output_file(args.out)
+        if problem:
+            raise FashionVisionError(f"{args.out}: {problem}")
     records = deepfashion2.load_split(args.split_dir, strict=not args.lenient)
     if args.format == "retrieval-gt":
         query, gallery = retrieval_ground_truth(records)

@@ -19,7 +19,12 @@ from __future__ import annotations
 
 import argparse
 
-from fashionvision.cli.options import add_retrieval_options, gallery_threshold
+from fashionvision.cli.options import (
+    add_batch_size,
+    add_retrieval_options,
+    gallery_threshold,
+    output_file,
+)
 from fashionvision.evaluation.coco_eval import TASKS
 
 
@@ -32,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     model = parser.add_argument_group("a checkpoint on a split")
     model.add_argument("--weights", metavar="CKPT", help="checkpoint (.pt) to evaluate")
     model.add_argument("--split", metavar="DIR", help="DeepFashion2-format split (annos/, image/)")
-    model.add_argument("--batch-size", type=int, default=4, metavar="N")
+    add_batch_size(model)
     model.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: auto)")
     add_retrieval_options(model)
     model.add_argument(
@@ -53,7 +58,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(always on with --weights)",
     )
     parser.add_argument("--per-category", action="store_true", help="one row per category")
-    parser.add_argument("--json", metavar="OUT.json", help="write all numbers to this file")
+    parser.add_argument(
+        "--json", type=output_file, metavar="OUT.json", help="write all numbers to this file"
+    )
     parser.set_defaults(func=run, parser=parser)
 
 
@@ -80,8 +87,6 @@ def run_checkpoint(args: argparse.Namespace) -> int:
     from fashionvision.evaluation.tables import format_report
     from fashionvision.io_utils import write_json
 
-    if args.batch_size < 1:
-        args.parser.error(f"--batch-size must be >= 1, got {args.batch_size}")
     threshold = gallery_threshold(args)
     device = resolve_device(args.device, option="--device")
     dist = D.init_distributed(device.type)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from fashionvision.cli.options import output_file
 from fashionvision.evaluation.retrieval import (
     evaluate_retrieval,
     load_retrieval_gt,
@@ -38,7 +39,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="count results in shop images absent from the gallery GT as misses, not errors",
     )
-    parser.add_argument("--json", dest="json_out", help="also write the metrics to this JSON file")
+    parser.add_argument(
+        "--json",
+        dest="json_out",
+        type=output_file,
+        metavar="OUT.json",
+        help="also write the metrics to this JSON file",
+    )
     parser.set_defaults(func=run)
 
 

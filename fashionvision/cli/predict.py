@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from fashionvision.cli.options import add_batch_size, unit_float
 from fashionvision.errors import FashionVisionError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -31,16 +32,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--weights", required=True, metavar="CKPT", help="checkpoint (.pt)")
     parser.add_argument("images", nargs="+", metavar="IMAGES", help="image files or directories")
-    parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    parser.add_argument(
+        "--out", required=True, metavar="DIR", help="output directory (created if needed)"
+    )
     parser.add_argument(
         "--score-threshold",
-        type=float,
+        type=unit_float,
         default=0.5,
         metavar="S",
         help="keep detections scoring >= S (default 0.5, for display; use 0.05 for COCO AP)",
     )
     parser.add_argument("--no-vis", action="store_true", help="do not write drawn images")
-    parser.add_argument("--batch-size", type=int, default=4, metavar="N")
+    add_batch_size(parser)
     parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: auto)")
     parser.set_defaults(func=run)
 
@@ -84,21 +87,17 @@ def image_ids(paths: list[Path]) -> list[int]:
 def run(args: argparse.Namespace) -> int:
     from PIL import Image
 
-    from fashionvision.api import load
     from fashionvision.data.coco_format import detections_to_coco_results
+    from fashionvision.engine.inference import Predictor
     from fashionvision.io_utils import atomic_path, write_json
     from fashionvision.viz.draw import draw_annotation
 
     paths = expand_inputs(args.images)
     ids = image_ids(paths)
-    if not 0 <= args.score_threshold <= 1:
-        raise FashionVisionError(
-            f"--score-threshold: must be in [0, 1], got {args.score_threshold}"
-        )
-    if args.batch_size < 1:
-        raise FashionVisionError(f"--batch-size: must be >= 1, got {args.batch_size}")
-    predictor = load(args.weights, device=args.device)
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise FashionVisionError(f"--out {out}: exists and is not a directory")
+    predictor = Predictor.from_checkpoint(args.weights, device=args.device, option="--device")
     rows = []
     for start in range(0, len(paths), args.batch_size):
         chunk, chunk_ids = (

@@ -14,7 +14,12 @@ from __future__ import annotations
 
 import argparse
 
-from fashionvision.cli.options import add_retrieval_options, gallery_threshold
+from fashionvision.cli.options import (
+    add_batch_size,
+    add_retrieval_options,
+    gallery_threshold,
+    output_file,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,10 +30,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--weights", required=True, metavar="CKPT", help="checkpoint (.pt)")
     parser.add_argument("--split", required=True, metavar="SPLIT_DIR", help="annos/ + image/")
-    parser.add_argument("--out", required=True, metavar="R.json", help="result file to write")
+    parser.add_argument(
+        "--out", required=True, type=output_file, metavar="R.json", help="result file to write"
+    )
     parser.add_argument("--gt-boxes", action="store_true", help="use annotated boxes")
     add_retrieval_options(parser)
-    parser.add_argument("--batch-size", type=int, default=4, metavar="N")
+    add_batch_size(parser)
     parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: auto)")
     parser.add_argument(
         "--lenient", action="store_true", help="skip the bad parts of malformed annotations"
@@ -45,8 +52,6 @@ def run(args: argparse.Namespace) -> int:
     from fashionvision.evaluation.tables import format_retrieval
     from fashionvision.io_utils import write_json
 
-    if args.batch_size < 1:
-        args.parser.error(f"--batch-size must be >= 1, got {args.batch_size}")
     threshold = gallery_threshold(args)
     device = resolve_device(args.device, option="--device")
     records = load_split(args.split, strict=not args.lenient)

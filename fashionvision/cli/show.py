@@ -7,6 +7,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from fashionvision.cli.options import output_file, positive_float, positive_int
 from fashionvision.data.deepfashion2 import annotation_path, image_path, read_annotation
 from fashionvision.errors import FashionVisionError
 from fashionvision.io_utils import atomic_path
@@ -16,11 +17,18 @@ from fashionvision.structures import ImageAnnotation
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("show", help="draw annotated images of a split into a PNG grid")
     p.add_argument("split_dir", help="split directory holding image/ and annos/")
-    p.add_argument("--ids", type=int, nargs="+", default=None, help="image ids to draw")
-    p.add_argument("--n", type=int, default=16, help="number of images when --ids is not given")
-    p.add_argument("--ncols", type=int, default=4, help="grid columns")
-    p.add_argument("--scale", type=float, default=2.0, help="resize factor before drawing")
-    p.add_argument("--out", required=True, help="output PNG file")
+    p.add_argument("--ids", type=positive_int, nargs="+", default=None, help="image ids to draw")
+    p.add_argument(
+        "--n",
+        type=positive_int,
+        default=16,
+        help="number of images when --ids is not given (default 16)",
+    )
+    p.add_argument("--ncols", type=positive_int, default=4, help="grid columns (default 4)")
+    p.add_argument(
+        "--scale", type=positive_float, default=2.0, help="resize factor before drawing (2.0)"
+    )
+    p.add_argument("--out", required=True, type=output_file, help="output PNG file")
     p.set_defaults(func=run)
 
 
@@ -34,7 +42,7 @@ def _image_ids(split_dir: Path, ids: list[int] | None, n: int) -> list[int]:
     found = sorted(int(p.stem) for p in annos.glob("*.json") if p.stem.isdigit())
     if not found:
         raise FashionVisionError(f"{annos}: no annotation files")
-    return found[: max(1, n)]
+    return found[:n]
 
 
 def _read(split_dir: Path, image_id: int) -> tuple[Image.Image, ImageAnnotation]:

@@ -10,8 +10,10 @@ total over all processes).
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from fashionvision.config import load_config
+from fashionvision.errors import FashionVisionError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,6 +36,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from fashionvision.engine.trainer import train
 
+    if args.resume and not (Path(args.out) / "last.pt").is_file():
+        raise FashionVisionError(
+            f"--resume: {Path(args.out) / 'last.pt'}: checkpoint not found, nothing to "
+            "resume (leave out --resume to start a new run)"
+        )
     cfg = load_config(args.config, args.overrides)
     state = train(cfg, args.out, resume=args.resume)
     print(f"stopped at epoch {state.epoch}, iteration {state.iteration}; run directory {args.out}")

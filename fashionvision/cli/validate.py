@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from fashionvision.cli.options import nonnegative_int
 from fashionvision.data.deepfashion2 import check_split
 from fashionvision.errors import FashionVisionError
 
@@ -23,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--max-errors",
-        type=int,
+        type=nonnegative_int,
         default=None,
         metavar="N",
         help="print at most N problems (all are still counted)",
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     report = check_split(args.split_dir, cache=not args.no_cache)
     if report.files_checked == 0:
         raise FashionVisionError(f"{args.split_dir}: no annotation files in annos/")
-    limit = len(report.problems) if args.max_errors is None else max(args.max_errors, 0)
+    limit = len(report.problems) if args.max_errors is None else args.max_errors
     for problem in report.problems[:limit]:
         print(_format_problem(problem.path, problem.field, problem.message))
     hidden = len(report.problems) - limit

@@ -1,4 +1,4 @@
-"""Generator of a synthetic data set in the exact DeepFashion2 format (DESIGN.md section 5).
+"""Generator of a synthetic data set in the exact DeepFashion2 format.
 
 Each pair_id is an "outfit" of 1-2 styled garments (a top or outwear with a bottom, or one item)
 drawn from `synthetic_templates`.  Shop images show them frontal, centred and lying flat

@@ -11,6 +11,8 @@ Keys written by the trainer: ``model``, ``optimizer``, ``scheduler``, ``scaler``
 from __future__ import annotations
 
 import random
+import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -36,20 +38,42 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
 def load_checkpoint(
     path: str | Path, map_location: str | torch.device = "cpu", required: tuple[str, ...] = ()
 ) -> dict[str, Any]:
-    """Load a checkpoint dict; CheckpointError naming the file when it is absent or malformed."""
+    """Load a checkpoint dict; CheckpointError naming the file when it is absent or malformed
+    (a one-line message: garbage bytes, a text file, a pickled Python object, a missing key)."""
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a directory, expected a checkpoint file (.pt)")
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch warns about pickle protocols of foreign files
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # the unpickler raises anything (IndexError, KeyError...) on garbage
-        raise CheckpointError(f"{path}: not a readable checkpoint ({exc})") from exc
+        raise CheckpointError(_unreadable(path, exc)) from None
     if not isinstance(state, dict):
-        raise CheckpointError(f"{path}: expected a dict, got {type(state).__name__}")
+        raise CheckpointError(
+            f"{path}: not a fashionvision checkpoint "
+            f"(holds a {type(state).__name__}, expected a dict)"
+        )
     missing = [key for key in required if key not in state]
     if missing:
         raise CheckpointError(f"{path}: missing entries {missing}")
     return state
+
+
+def _unreadable(path: Path, exc: Exception) -> str:
+    """A one-line reason why `torch.load` failed on `path` (torch's own text runs to a page)."""
+    expected = "expected a .pt file written by `fashionvision train`"
+    if not zipfile.is_zipfile(path):
+        return f"{path}: not a checkpoint (not a readable PyTorch file; {expected})"
+    if "weights_only" in str(exc) or "Weights only" in str(exc):
+        return (
+            f"{path}: a PyTorch file but not a fashionvision checkpoint (it stores Python objects, "
+            f"which are not loaded for safety; {expected})"
+        )
+    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return f"{path}: a damaged PyTorch file ({first_line})"
 
 
 def rng_state() -> dict[str, Any]:

@@ -31,6 +31,25 @@ from fashionvision.structures import Detection
 ImageInput = Image.Image | np.ndarray | str | Path
 
 
+def as_image_list(images: ImageInput | Sequence[ImageInput]) -> list[ImageInput]:
+    """One image (a path, a PIL image, an HxWx3 array) -> ``[image]``; a list or tuple as a list.
+
+    A string is one path, never a sequence of characters; a 3-D array is one image (a 4-D
+    ``[N, H, W, 3]`` array is N images).
+    """
+    if isinstance(images, str | Path | Image.Image):
+        return [images]
+    if isinstance(images, np.ndarray):
+        return list(images) if images.ndim == 4 else [images]
+    try:
+        return list(images)
+    except TypeError:
+        raise FashionVisionError(
+            f"expected an image (path, PIL image, HxWx3 uint8 array) or a list of them, "
+            f"got {type(images).__name__}"
+        ) from None
+
+
 def load_image(image: ImageInput, name: str = "<array>") -> torch.Tensor:
     """A PIL image, an HxWx3 uint8 array or an image path -> FloatTensor [3, H, W] in [0, 1]."""
     if isinstance(image, str | Path):
@@ -96,9 +115,7 @@ def keep_confident(
     """
     keep = output["scores"] >= score_threshold
     per_detection = ("boxes", "labels", "scores", "masks", "landmarks", "embeddings")
-    return {
-        k: v[keep[: len(v)]] if k in per_detection else v for k, v in output.items()
-    }
+    return {k: v[keep[: len(v)]] if k in per_detection else v for k, v in output.items()}
 
 
 def output_to_prediction(output: dict[str, torch.Tensor]) -> dict[str, Any]:
@@ -136,22 +153,30 @@ def model_from_checkpoint(path: str | Path, device: torch.device) -> tuple[nn.Mo
 class Predictor:
     """Run a trained Match R-CNN on images (see :func:`fashionvision.api.load`)."""
 
-    def __init__(self, model: nn.Module, device: torch.device | str | None = None):
-        self.device = resolve_device(str(device) if device is not None else None)
+    def __init__(
+        self, model: nn.Module, device: torch.device | str | None = None, option: str = "device"
+    ):
+        self.device = resolve_device(str(device) if device is not None else None, option=option)
         self.model = model.to(self.device).eval()
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str | None = None) -> Predictor:
-        dev = resolve_device(device)
+    def from_checkpoint(
+        cls, path: str | Path, device: str | None = None, option: str = "device"
+    ) -> Predictor:
+        """`option` is how the caller gave `device` (``device``, ``--device``), for errors."""
+        dev = resolve_device(device, option=option)
         model, _ = model_from_checkpoint(path, dev)
-        return cls(model, dev)
+        return cls(model, dev, option=option)
 
     def raw_outputs(
-        self, images: Sequence[ImageInput], score_threshold: float = 0.5, batch_size: int = 4
+        self,
+        images: ImageInput | Sequence[ImageInput],
+        score_threshold: float = 0.5,
+        batch_size: int = 4,
     ) -> list[dict[str, torch.Tensor]]:
         """Filtered model output dicts (CPU tensors), one per image, in input order."""
         outputs: list[dict[str, torch.Tensor]] = []
-        for chunk in batched(list(images), batch_size):
+        for chunk in batched(as_image_list(images), batch_size):
             tensors = [
                 load_image(img, name=f"image {len(outputs) + i}") for i, img in enumerate(chunk)
             ]
@@ -160,15 +185,38 @@ class Predictor:
         return outputs
 
     def predict(
-        self, images: Sequence[ImageInput], score_threshold: float = 0.5, batch_size: int = 4
+        self,
+        images: ImageInput | Sequence[ImageInput],
+        score_threshold: float = 0.5,
+        batch_size: int = 4,
     ) -> list[dict[str, Any]]:
-        """Detect garments in `images` (PIL images, HxWx3 uint8 arrays or paths).
+        """Detect garments in `images`: one image or a list of them, each a path (str or Path),
+        a PIL image or an HxWx3 uint8 RGB array.  Always returns a list, one dict per image in
+        input order (``[result] = predictor.predict("street.jpg")`` for one image).
 
-        Returns one dict per image: ``boxes`` float32 [K, 4] xyxy pixels, ``labels`` int64 [K]
-        (1..13), ``category_names`` list[str], ``scores`` float32 [K], ``masks`` bool [K, H, W],
-        ``landmarks`` list of n arrays (m, 3) = (x, y, score) in the category's own numbering, and
-        ``embeddings`` float32 [n, D] (None where the model lacks the stream); n = K unless the
-        model caps its streams with ``stream_detections_per_img`` (then the n best detections).
+        `score_threshold` keeps the detections scoring at least that much (0.5 shows the confident
+        ones; use 0.05 before scoring with COCO AP, the model's own floor ``box_score_thresh``);
+        an image may have none, K = 0.
+        The K detections are sorted by decreasing score.  Each dict holds:
+
+        - ``boxes``: float32 [K, 4], (x1, y1, x2, y2) in the input image's pixels;
+        - ``labels``: int64 [K], DeepFashion2 category ids 1..13;
+        - ``category_names``: list of K names (``short_sleeved_shirt`` ...);
+        - ``scores``: float32 [K], detection confidence in [0, 1];
+        - ``masks``: bool [K, H, W], the garment's pixels (H, W = the image's size); None when
+          the model has no mask stream;
+        - ``landmarks``: list of n float64 arrays (m, 3), one per detection, m = the number of
+          landmarks of the detected category, rows in the category's own DeepFashion2 numbering
+          (row 0 = landmark 1); columns (x, y, score): x, y in image pixels, score = the peak
+          logit of that landmark's heatmap (the network's raw, unnormalised confidence that the
+          landmark is at x, y: higher is surer, comparable between landmarks of one model but
+          not a probability, and *not* DeepFashion2's visibility flag v, which the model does
+          not predict); None when the model has no landmark stream;
+        - ``embeddings``: float32 [n, D], the matching stream's embedding of each detection (for
+          retrieval); None when the model has no matching stream.
+
+        n = K unless the model caps its streams with ``model.stream_detections_per_img`` (then
+        the n best detections have landmarks and embeddings).
         """
         return [
             output_to_prediction(o) for o in self.raw_outputs(images, score_threshold, batch_size)
@@ -176,12 +224,13 @@ class Predictor:
 
     def detections(
         self,
-        images: Sequence[ImageInput],
+        images: ImageInput | Sequence[ImageInput],
         image_ids: Sequence[int],
         score_threshold: float = 0.5,
         batch_size: int = 4,
     ) -> list[list[Detection]]:
         """Per image, its Detection records (RLE masks, local landmarks) tagged with its id."""
+        images = as_image_list(images)
         if len(images) != len(image_ids):
             raise ValueError(f"{len(images)} images but {len(image_ids)} image ids")
         outputs = self.raw_outputs(images, score_threshold, batch_size)

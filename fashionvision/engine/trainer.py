@@ -343,18 +343,32 @@ class Trainer:
         max_iters = self.cfg.train.max_iters
         return max_iters is not None and self.state.iteration >= max_iters
 
+    def planned_epochs(self) -> int:
+        """Epochs this run reaches: ``solver.epochs``, or fewer when ``train.max_iters`` stops
+        it earlier (the last one possibly cut short)."""
+        epochs = self.cfg.solver.epochs
+        max_iters = self.cfg.train.max_iters
+        if max_iters is None:
+            return epochs
+        return max(1, min(epochs, -(-max_iters // self.iters_per_epoch)))
+
     def train_epoch(self, log: MetricsLog | None) -> None:
-        """Run the rest of epoch ``state.epoch`` (from ``state.iter_in_epoch``)."""
+        """Run the rest of epoch ``state.epoch`` (from ``state.iter_in_epoch``), or up to
+        ``train.max_iters``; the progress bar counts the iterations this epoch will run."""
         epoch = self.state.epoch
         batches = self.epoch_plan(epoch)[self.state.iter_in_epoch :]
+        max_iters = self.cfg.train.max_iters
+        if max_iters is not None:
+            batches = batches[: max(0, max_iters - self.state.iteration)]
         progress = None
         if self.dist.is_main and self.cfg.train.progress:
             from tqdm import tqdm
 
+            capped = "" if max_iters is None else f" (train.max_iters={max_iters})"
             progress = tqdm(
                 total=self.state.iter_in_epoch + len(batches),
                 initial=self.state.iter_in_epoch,
-                desc=f"epoch {epoch + 1}/{self.cfg.solver.epochs}",
+                desc=f"epoch {epoch + 1}/{self.planned_epochs()}{capped}",
                 dynamic_ncols=True,
             )
         tic = time.perf_counter()
@@ -419,10 +433,19 @@ class Trainer:
         return report
 
     def fit(self, resume: bool = False) -> TrainState:
-        """Train to the end of the schedule (or ``train.max_iters``); returns the final state."""
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        """Train to the end of the schedule (or ``train.max_iters``); returns the final state.
+
+        Both ends write ``model_final.pt``.  `resume` continues from ``RUN_DIR/last.pt``; a
+        missing run directory is an error (it is not created).
+        """
         if resume:
+            if not (self.out_dir / "last.pt").is_file():
+                raise FashionVisionError(
+                    f"{self.out_dir / 'last.pt'}: checkpoint not found, nothing to resume "
+                    "(start a new run without resuming)"
+                )
             self.resume()
+        self.out_dir.mkdir(parents=True, exist_ok=True)
         log = None
         if self.dist.is_main:
             save_config(self.cfg, self.out_dir / "config.yaml")
@@ -441,7 +464,7 @@ class Trainer:
                 self.evaluate()
             D.barrier(self.dist)
         self.save()
-        if self.state.epoch >= epochs:
+        if self.state.epoch >= epochs or self._done():
             self.save("model_final.pt", full=False)
         if self.tensorboard is not None:
             self.tensorboard.close()

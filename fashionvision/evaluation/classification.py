@@ -8,11 +8,11 @@
   DeepFashion's {1, -1, 0} (positive / negative / unknown) or {1, 0}: only 1 is positive.
 
 Per attribute group (DeepFashion's five types: texture, fabric, shape, part, style), the papers do
-not say whether the k best are taken among all A scores or among the group's own scores (the
-DESIGN notes mark this *unverified*), so both readings are offered: ``group_ranking="within"``
-ranks only the group's scores, ``"global"`` counts the group's positives among the global top k
-and divides by the image's positives in that group. In both, an image counts for a group only when
-it has a positive in that group.
+not say whether the k best are taken among all A scores or among the group's own scores (neither
+reading has been checked against the papers' code), so both readings are offered:
+``group_ranking="within"`` ranks only the group's scores, ``"global"`` counts the group's
+positives among the global top k and divides by the image's positives in that group. In both,
+an image counts for a group only when it has a positive in that group.
 
 Ties in scores are broken towards the lower index (a stable sort), so results are deterministic.
 """

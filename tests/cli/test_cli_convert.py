@@ -33,12 +33,33 @@ def split_dir(tmp_path):
     lm = np.stack([np.arange(n) + 10.0, np.full(n, 20.0), np.array([2.0, 1.0] * 12 + [2.0])], 1)
     seg = [[10, 10, 60, 10, 60, 70, 10, 70]]
     records = [
-        ImageAnnotation(1, "image/000001.jpg", 80, 90, "shop", 4,
-                        [Garment(1, (10, 10, 60, 70), lm, seg, style=1)]),
-        ImageAnnotation(2, "image/000002.jpg", 80, 90, "user", 4,
-                        [Garment(1, (10, 10, 60, 70), lm, seg, style=1),
-                         Garment(9, (10, 60, 50, 85), np.zeros((0, 3)),
-                                 [[10, 60, 50, 60, 50, 85, 10, 85]], style=0)]),
+        ImageAnnotation(
+            1,
+            "image/000001.jpg",
+            80,
+            90,
+            "shop",
+            4,
+            [Garment(1, (10, 10, 60, 70), lm, seg, style=1)],
+        ),
+        ImageAnnotation(
+            2,
+            "image/000002.jpg",
+            80,
+            90,
+            "user",
+            4,
+            [
+                Garment(1, (10, 10, 60, 70), lm, seg, style=1),
+                Garment(
+                    9,
+                    (10, 60, 50, 85),
+                    np.zeros((0, 3)),
+                    [[10, 60, 50, 60, 50, 85, 10, 85]],
+                    style=0,
+                ),
+            ],
+        ),
     ]
     for rec in records:
         deepfashion2.write_annotation(split, rec)
@@ -49,7 +70,7 @@ def split_dir(tmp_path):
 
 
 def test_convert_coco_and_visible(split_dir, tmp_path, capsys):
-    out = tmp_path / "out" / "val_coco.json"
+    out = tmp_path / "val_coco.json"
     assert _run(["coco", str(split_dir), str(out)]) == 0
     assert "2 images, 3 annotations" in capsys.readouterr().out
     coco = COCO(str(out))
@@ -75,6 +96,16 @@ def test_convert_bad_split_raises_user_error(tmp_path):
     with pytest.raises(FashionVisionError):
         _run(["coco", str(tmp_path / "missing"), str(tmp_path / "out.json")])
     assert not (tmp_path / "out.json").exists()
+
+
+def test_a_missing_output_folder_is_an_error_not_created(split_dir, tmp_path):
+    out = tmp_path / "out" / "dir" / "x.json"
+    with pytest.raises(FashionVisionError, match=rf"folder {tmp_path / 'out' / 'dir'} does not"):
+        _run(["coco", str(split_dir), str(out)])
+    assert not (tmp_path / "out").exists()
+    # retrieval-gt writes into a directory of its own: that one is created
+    assert _run(["retrieval-gt", str(split_dir), str(tmp_path / "new" / "gt")]) == 0
+    assert (tmp_path / "new" / "gt" / convert.QUERY_FILE).is_file()
 
 
 def test_help_documents_the_retrieval_output(capsys):

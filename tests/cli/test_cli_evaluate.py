@@ -42,7 +42,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict, l
 
 def test_tables_and_json(files, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     gt_path, res_path, gt, results = files
-    out_json = tmp_path / "out" / "landmarks.json"
+    out_json = tmp_path / "landmarks.json"
     code = _run(["evaluate", "--gt", str(gt_path), "--results", str(res_path), "--task",
                  "landmarks", "--subsets", "--per-category", "--json", str(out_json)])
     assert code == 0

@@ -55,6 +55,7 @@ def _run(argv: list[str]) -> int:
 
 
 def test_prints_table_and_writes_json(files, tmp_path: Path, capsys):
+    (tmp_path / "sub").mkdir()  # an output file's folder must exist
     out = tmp_path / "sub" / "metrics.json"
     argv = ["evaluate-retrieval", "--query-gt", str(files["q"]), "--gallery-gt", str(files["g"])]
     assert _run([*argv, "--results", str(files["r"]), "--json", str(out)]) == 0

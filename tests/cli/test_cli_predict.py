@@ -69,21 +69,58 @@ def test_image_ids_follow_deepfashion2_names_then_count_on(tmp_path):
     "make, message",
     [
         (lambda d: d / "missing.pt", "missing.pt: checkpoint not found"),
-        (lambda d: (d / "bad.pt").write_text("x") and d / "bad.pt", "bad.pt: not a readable"),
+        (lambda d: (d / "bad.pt").write_text("x") and d / "bad.pt", "bad.pt: not a checkpoint"),
     ],
 )
 def test_bad_checkpoints_exit_1_naming_the_file(setup, tmp_path, main, capsys, make, message):
     _, split_dir = setup
-    argv = ["predict", "--weights", str(make(tmp_path)), str(split_dir / "image"), "--out", "o"]
+    out = tmp_path / "o"
+    argv = [
+        "predict",
+        "--weights",
+        str(make(tmp_path)),
+        str(split_dir / "image"),
+        "--out",
+        str(out),
+    ]
     assert main(argv) == 1
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1 and "weights_only" not in err
+    assert not out.exists()
 
 
 def test_bad_images_exit_1_naming_the_file(setup, tmp_path, main, capsys):
     ckpt, _ = setup
-    assert main(["predict", "--weights", str(ckpt), str(tmp_path / "no.jpg"), "--out", "o"]) == 1
+    out = str(tmp_path / "o")
+    assert main(["predict", "--weights", str(ckpt), str(tmp_path / "no.jpg"), "--out", out]) == 1
     assert "no.jpg: no such image file" in capsys.readouterr().err
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8 truncated")
     assert main(["predict", "--weights", str(ckpt), str(broken), "--out", str(tmp_path)]) == 1
     assert "broken.jpg: cannot read image" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_unavailable_device_names_the_flag(setup, tmp_path, main, capsys):
+    ckpt, split_dir = setup
+    argv = ["predict", "--weights", str(ckpt), str(split_dir / "image"), "--out",
+            str(tmp_path / "o"), "--device", "cuda"]  # fmt: skip
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "error: --device: cuda requested but CUDA is not available" in err
+    assert "train.device" not in err
+
+
+@pytest.mark.parametrize(
+    "option, value", [("--score-threshold", "1.5"), ("--score-threshold", "-0.1"),
+                      ("--batch-size", "0"), ("--score-threshold", "nan")],
+)  # fmt: skip
+def test_bad_numbers_are_usage_errors_naming_the_flag(setup, tmp_path, main, capsys, option, value):
+    ckpt, split_dir = setup
+    argv = ["predict", "--weights", str(ckpt), str(split_dir / "image"), "--out",
+            str(tmp_path / "o"), option, value]  # fmt: skip
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {option}:" in err and "Traceback" not in err

@@ -32,7 +32,8 @@ def test_train_then_resume_from_the_command_line(tmp_path, main, capsys):
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["solver.lr=0.1"], "unknown key 'solver.lr'"),
+        (["solver.lr=0.1"], "error: command line: unknown key 'solver.lr'"),
+        (["solver.bogus=1"], "error: command line: unknown key 'solver.bogus'"),
         (["model.norm=batch"], "model.norm"),
         (["data.root=/nonexistent"], "data.root"),
         (["solver.batch_size"], "section.key=value"),
@@ -41,3 +42,11 @@ def test_train_then_resume_from_the_command_line(tmp_path, main, capsys):
 def test_bad_config_exits_1_naming_the_key(tmp_path, main, capsys, extra, message):
     assert main(["train", "match_rcnn_tiny", *extra, "--out", str(tmp_path)]) == 1
     assert message in capsys.readouterr().err
+
+
+def test_resume_of_a_missing_run_is_an_error_and_creates_nothing(tmp_path, main, capsys):
+    run = tmp_path / "never_started"
+    assert main(["train", "match_rcnn_tiny", "--out", str(run), "--resume"]) == 1
+    err = capsys.readouterr().err
+    assert f"--resume: {run / 'last.pt'}: checkpoint not found" in err
+    assert not run.exists()

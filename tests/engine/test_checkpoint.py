@@ -49,11 +49,13 @@ def test_bad_checkpoints_name_the_file(tmp_path):
         load_checkpoint(tmp_path / "missing.pt")
     garbage = tmp_path / "garbage.pt"
     garbage.write_bytes(b"epoch,loss\n1,2.0\n")
-    with pytest.raises(FashionVisionError, match="garbage.pt: not a readable checkpoint"):
+    with pytest.raises(FashionVisionError, match="garbage.pt: not a checkpoint"):
         load_checkpoint(garbage)
     listed = save_checkpoint(tmp_path / "list.pt", [1, 2])
-    with pytest.raises(CheckpointError, match="list.pt: expected a dict"):
+    with pytest.raises(CheckpointError, match="list.pt: not a fashionvision checkpoint"):
         load_checkpoint(listed)
+    with pytest.raises(CheckpointError, match="is a directory"):
+        load_checkpoint(tmp_path)
     partial = save_checkpoint(tmp_path / "partial.pt", {"model": {}})
     with pytest.raises(CheckpointError, match=r"partial.pt: missing entries \['optimizer'\]"):
         load_checkpoint(partial, required=("model", "optimizer"))
@@ -67,3 +69,24 @@ def test_rng_state_survives_a_checkpoint(tmp_path):
     set_rng_state(load_checkpoint(tmp_path / "rng.pt")["rng"])
     assert torch.equal(torch.rand(3), expected[0])
     assert np.array_equal(np.random.rand(3), expected[1]) and random.random() == expected[2]
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (bytes(range(256)) * 8, "not a checkpoint (not a readable PyTorch file"),
+        (b"hello, I am a text file\n", "not a checkpoint (not a readable PyTorch file"),
+        (None, "a PyTorch file but not a fashionvision checkpoint"),  # a pickled nn.Module
+    ],
+)
+def test_a_file_that_is_not_a_checkpoint_is_one_line_naming_it(tmp_path, content, message):
+    path = tmp_path / "weights.pt"
+    if content is None:
+        torch.save(torch.nn.Linear(2, 2), path)
+    else:
+        path.write_bytes(content)
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(path)
+    text = str(info.value)
+    assert text.startswith(f"{path}: {message}")
+    assert "\n" not in text and "weights_only" not in text and len(text) < 250

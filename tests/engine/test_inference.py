@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -104,3 +106,65 @@ def test_bad_inputs_and_checkpoints_name_the_file(setup, tmp_path):
     )
     with pytest.raises(CheckpointError, match="other.pt: model: weights do not fit"):
         fashionvision.load(mismatch)
+
+
+def test_one_image_is_accepted_as_is_and_a_string_is_a_path(setup):
+    model, _, paths = setup
+    predictor = Predictor(model, "cpu")
+    [expected] = predictor.predict([paths[0]], score_threshold=0.0)
+    pil = Image.open(paths[0]).convert("RGB")
+    for single in (str(paths[0]), paths[0], pil, np.asarray(pil)):
+        [result] = predictor.predict(single, score_threshold=0.0)
+        np.testing.assert_allclose(result["boxes"], expected["boxes"], atol=1e-4)
+    stacked = np.stack([np.asarray(pil)] * 2)  # [N, H, W, 3]: N images
+    assert len(predictor.predict(stacked, score_threshold=0.0)) == 2
+    assert len(predictor.predict((str(p) for p in paths), score_threshold=0.0)) == len(paths)
+    [dets] = predictor.detections(str(paths[0]), [7], score_threshold=0.0)
+    assert {d.image_id for d in dets} == {7}
+    with pytest.raises(FashionVisionError, match="got int"):
+        predictor.predict(3)
+
+
+def test_the_landmark_score_column_is_the_heatmap_peak_logit(setup):
+    """The documented meaning of the third landmark column: the decoder's heatmap peak value."""
+    model, _, paths = setup
+    [out] = Predictor(model, "cpu").raw_outputs([paths[0]], score_threshold=0.0)
+    [result] = Predictor(model, "cpu").predict([paths[0]], score_threshold=0.0)
+    label = int(result["labels"][0])
+    peak = out["landmarks"][0, category(label).landmark_slice, 2].double().numpy()
+    np.testing.assert_array_equal(result["landmarks"][0][:, 2], peak)
+    assert result["landmarks"][0].dtype == np.float64
+
+
+def _readme_snippet() -> str:
+    """The Python block of README.md's "Prediction, the Python API and retrieval" section."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Prediction, the Python API and retrieval", 1)[1]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+@pytest.mark.parametrize("threshold", ["0.5", "1.0", "0.0"])
+def test_the_readme_snippet_runs_with_and_without_detections(setup, capsys, threshold):
+    _, ckpt, paths = setup
+    code = _readme_snippet()
+    assert 'fashionvision.load("runs/tiny/model_final.pt")' in code and '"street.jpg"' in code
+    code = code.replace("runs/tiny/model_final.pt", str(ckpt)).replace("street.jpg", str(paths[0]))
+    code = code.replace("score_threshold=0.5", f"score_threshold={threshold}")
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    result = namespace["result"]
+    out = capsys.readouterr().out
+    if len(result["scores"]):
+        assert out.count(" landmarks, first at ") == len(result["scores"])
+    else:
+        assert out.startswith("nothing detected")
+    if threshold == "0.0":
+        assert len(result["scores"]) > 0  # the loop itself ran
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_an_unavailable_device_names_the_argument(setup):
+    _, ckpt, _ = setup
+    with pytest.raises(FashionVisionError, match=r"^device: cuda requested") as info:
+        fashionvision.load(ckpt, device="cuda")
+    assert "train.device" not in str(info.value)

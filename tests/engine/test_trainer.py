@@ -114,3 +114,48 @@ def test_batch_must_split_over_processes():
     assert per_rank_batch_size(16, DistInfo(rank=1, world_size=8, local_rank=1)) == 2
     with pytest.raises(ConfigError, match="solver.batch_size"):
         per_rank_batch_size(6, DistInfo(rank=0, world_size=4))
+
+
+@pytest.mark.slow
+def test_a_max_iters_run_ends_with_model_final_and_a_bar_of_its_own_length(
+    data_root, tmp_path, monkeypatch
+):
+    import tqdm
+
+    bars = []
+
+    class Bar:
+        def __init__(self, total, initial, desc, **kwargs):
+            self.total, self.n, self.desc = total, initial, desc
+            bars.append(self)
+
+        def update(self, n):
+            self.n += n
+
+        def set_postfix(self, **kwargs):
+            pass
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(tqdm, "tqdm", Bar)
+    trainer = _trainer(data_root, tmp_path, "train.max_iters=4", "train.progress=true")
+    per_epoch = trainer.iters_per_epoch
+    assert per_epoch < 4 <= 2 * per_epoch  # the cap falls in the second of 12 epochs
+    state = trainer.fit()
+    assert state.iteration == 4
+    assert [b.desc for b in bars] == [
+        "epoch 1/2 (train.max_iters=4)",
+        "epoch 2/2 (train.max_iters=4)",
+    ]
+    assert [b.total for b in bars] == [per_epoch, 4 - per_epoch]
+    assert all(b.n == b.total for b in bars)  # every bar ends full
+    final = load_checkpoint(tmp_path / "model_final.pt", required=("model", "config"))
+    assert final["iteration"] == 4
+
+
+def test_resume_of_a_missing_run_creates_no_folder(data_root, tmp_path):
+    out = tmp_path / "missing"
+    with pytest.raises(FashionVisionError, match="last.pt: checkpoint not found"):
+        _trainer(data_root, out).fit(resume=True)
+    assert not out.exists()
