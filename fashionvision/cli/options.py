@@ -91,8 +91,9 @@ def add_retrieval_options(parser: argparse.ArgumentParser | argparse._ArgumentGr
     parser.add_argument(
         "--ranking",
         choices=("similarity", "distance"),
-        default="similarity",
-        help="retrieval order: the model's similarity network (default) or embedding distance",
+        default="distance",
+        help="retrieval order: embedding distance (default; measured better) or the model's "
+        "similarity network",
     )
     parser.add_argument(
         "--gallery-threshold",

@@ -3,11 +3,12 @@
 Every user image of the split is a source of queries and the shop images holding paired items are
 the gallery; R.json holds the official result rows (20 gallery image ids and boxes per query).
 ``--gt-boxes`` takes queries and gallery from the annotated boxes instead of detections.  The
-gallery is ranked exactly, by the model's similarity network (``--ranking similarity``, the
-default) or by embedding distance.  When the gallery holds fewer than 20 garments each row lists
-all of them (the command says so; nothing is repeated to fill a row).  The top-k accuracy under
-the official protocol is printed; the run goes through the evaluation pipeline
-(`fashionvision.engine.evaluate`), so the numbers equal ``fashionvision evaluate --weights``.
+gallery is ranked exactly, by embedding distance (the default: it measured better, see
+benchmarks/RESULTS.md) or by the model's similarity network (``--ranking similarity``).  When the
+gallery holds fewer than 20 garments each row lists all of them (the command says so; nothing is
+repeated to fill a row).  The top-k accuracy under the official protocol is printed; the run goes
+through the evaluation pipeline (`fashionvision.engine.evaluate`), so the numbers equal
+``fashionvision evaluate --weights``.
 """
 
 from __future__ import annotations

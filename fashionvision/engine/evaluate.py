@@ -26,6 +26,7 @@ from fashionvision.engine.inference import batched, forward_images, keep_confide
 from fashionvision.evaluation.evaluator import COCO_TASKS, COCOEvaluator, DatasetEvaluator
 from fashionvision.evaluation.retrieval_evaluator import (
     DEFAULT_GALLERY_THRESHOLD,
+    DEFAULT_RANKING,
     Ranking,
     RetrievalEvaluator,
 )
@@ -127,7 +128,7 @@ def standard_evaluators(
     model: nn.Module,
     records: Sequence[ImageAnnotation],
     *,
-    ranking: Ranking = "similarity",
+    ranking: Ranking = DEFAULT_RANKING,
     gallery_threshold: float = DEFAULT_GALLERY_THRESHOLD,
     subsets: bool = True,
 ) -> tuple[COCOEvaluator, RetrievalEvaluator | None]:
@@ -157,7 +158,7 @@ def evaluate_model(
     device: torch.device,
     batch_size: int = 4,
     dist: DistInfo | None = None,
-    ranking: Ranking = "similarity",
+    ranking: Ranking = DEFAULT_RANKING,
     gallery_threshold: float = DEFAULT_GALLERY_THRESHOLD,
     progress: Progress | None = None,
 ) -> tuple[dict[str, Any] | None, COCOEvaluator, RetrievalEvaluator | None]:
@@ -188,7 +189,7 @@ def evaluate_checkpoint(
     batch_size: int = 4,
     strict: bool = True,
     dist: DistInfo | None = None,
-    ranking: Ranking = "similarity",
+    ranking: Ranking = DEFAULT_RANKING,
     gallery_threshold: float = DEFAULT_GALLERY_THRESHOLD,
     progress: Progress | None = None,
 ) -> tuple[dict[str, Any] | None, COCOEvaluator, RetrievalEvaluator | None]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import csv
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -138,8 +138,11 @@ class Trainer:
         train_records: Sequence[ImageAnnotation] | None = None,
         val_split_dir: str | Path | None = None,
         val_records: Sequence[ImageAnnotation] | None = None,
+        on_epoch_end: Callable[[Trainer, float], None] | None = None,
     ):
         self.cfg = cfg
+        # called on every rank after each epoch's training steps with (trainer, seconds they took)
+        self.on_epoch_end = on_epoch_end
         self.out_dir = Path(out_dir)
         self.device = resolve_device(cfg.train.device)
         self.dist = D.init_distributed(self.device.type, cfg.train.dist_timeout_min)
@@ -352,6 +355,12 @@ class Trainer:
             return epochs
         return max(1, min(epochs, -(-max_iters // self.iters_per_epoch)))
 
+    def planned_iterations(self) -> int:
+        """Iterations this run reaches: the schedule's, or ``train.max_iters`` when smaller."""
+        total = self.iters_per_epoch * self.cfg.solver.epochs
+        max_iters = self.cfg.train.max_iters
+        return total if max_iters is None else min(total, max_iters)
+
     def train_epoch(self, log: MetricsLog | None) -> None:
         """Run the rest of epoch ``state.epoch`` (from ``state.iter_in_epoch``), or up to
         ``train.max_iters``; the progress bar counts the iterations this epoch will run."""
@@ -453,7 +462,10 @@ class Trainer:
             self.tensorboard = tensorboard_writer(self.out_dir / "tensorboard")
         epochs = self.cfg.solver.epochs
         while self.state.epoch < epochs and not self._done():
+            tic = time.perf_counter()
             self.train_epoch(log)
+            if self.on_epoch_end is not None:
+                self.on_epoch_end(self, time.perf_counter() - tic)
             if self.state.iter_in_epoch < len(self.epoch_plan(self.state.epoch)):
                 break  # stopped by max_iters mid-epoch
             self.state.epoch += 1
