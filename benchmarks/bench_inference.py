@@ -132,8 +132,10 @@ def main() -> None:
     t_ours = time_per_image(ours, images)
     t_theirs = min(t_theirs, time_per_image(theirs, images, warmup=0))
     t_ours = min(t_ours, time_per_image(ours, images, warmup=0))
-    print(f"{args.config} {' '.join(args.overrides)}: {cfg.backbone}, {cfg.min_size} px, "
-          f"{args.images} images, {torch.get_num_threads()} threads")
+    print(
+        f"{args.config} {' '.join(args.overrides)}: {cfg.backbone}, {cfg.min_size} px, "
+        f"{args.images} images, {torch.get_num_threads()} threads"
+    )
     print(f"torchvision MaskRCNN:              {t_theirs * 1000:8.1f} ms/image")
     print(f"MatchRCNN (+landmarks, +matching): {t_ours * 1000:8.1f} ms/image")
     print(f"ratio ours/torchvision: {t_ours / t_theirs:.2f}x (target <= 1.25x)")

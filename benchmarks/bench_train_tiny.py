@@ -51,8 +51,14 @@ def main() -> None:
         steps = [args.epochs * 8 // 12, args.epochs * 11 // 12]  # the 1x schedule's 8 and 11 of 12
         cfg = load_config(
             "match_rcnn_tiny",
-            [f"data.root={data}", f"solver.epochs={args.epochs}", f"solver.steps={steps}",
-             "train.eval_every=0", "train.progress=false", *args.overrides],
+            [
+                f"data.root={data}",
+                f"solver.epochs={args.epochs}",
+                f"solver.steps={steps}",
+                "train.eval_every=0",
+                "train.progress=false",
+                *args.overrides,
+            ],
         )
         start = time.perf_counter()
         train(cfg, run)

@@ -122,7 +122,7 @@ def _rebase_problem_paths(report: SplitReport, old: str, new: str) -> None:
     if old == new:
         return
     report.problems = [
-        Problem(new + p.path[len(old):], p.field, p.message) if p.path.startswith(old) else p
+        Problem(new + p.path[len(old) :], p.field, p.message) if p.path.startswith(old) else p
         for p in report.problems
     ]
 
@@ -176,8 +176,12 @@ def encode_report(report: SplitReport) -> dict[str, np.ndarray]:
         "coords": np.fromiter((v for p in polys for v in p), dtype=np.float64),
         "problems": np.array(problems, dtype=str).reshape(-1, 3),
         "counts": np.array(
-            [report.files_checked, report.files_with_errors, report.files_skipped,
-             report.items_skipped],
+            [
+                report.files_checked,
+                report.files_with_errors,
+                report.files_skipped,
+                report.items_skipped,
+            ],
             dtype=np.int64,
         ),
     }
@@ -192,18 +196,35 @@ def decode_report(a: dict[str, np.ndarray]) -> SplitReport:
     bboxes, attrs, cats = a["bbox"].tolist(), a["attrs"].tolist(), a["category"].tolist()
     landmarks = a["landmarks"]
     garments = [
-        Garment(cats[m], tuple(bboxes[m]), landmarks[ls[m] : ls[m + 1]],
-                polygons[ps[m] : ps[m + 1]], *attrs[m])
+        Garment(
+            cats[m],
+            tuple(bboxes[m]),
+            landmarks[ls[m] : ls[m + 1]],
+            polygons[ps[m] : ps[m + 1]],
+            *attrs[m],
+        )
         for m in range(len(cats))
     ]
     starts, sizes = a["item_start"].tolist(), a["size"].tolist()
     records = [
-        ImageAnnotation(image_id=image_id, file_name=file_name, width=sizes[i][0],
-                        height=sizes[i][1], source=_SOURCES[source], pair_id=pair_id,  # type: ignore[arg-type]
-                        items=garments[starts[i] : starts[i + 1]])
-        for i, (image_id, file_name, source, pair_id) in enumerate(zip(
-            a["image_id"].tolist(), a["file_name"].tolist(), a["source"].tolist(),
-            a["pair_id"].tolist(), strict=True))
+        ImageAnnotation(
+            image_id=image_id,
+            file_name=file_name,
+            width=sizes[i][0],
+            height=sizes[i][1],
+            source=_SOURCES[source],
+            pair_id=pair_id,  # type: ignore[arg-type]
+            items=garments[starts[i] : starts[i + 1]],
+        )
+        for i, (image_id, file_name, source, pair_id) in enumerate(
+            zip(
+                a["image_id"].tolist(),
+                a["file_name"].tolist(),
+                a["source"].tolist(),
+                a["pair_id"].tolist(),
+                strict=True,
+            )
+        )
     ]
     checked, with_errors, files_skipped, items_skipped = a["counts"].tolist()
     return SplitReport(

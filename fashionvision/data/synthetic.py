@@ -112,8 +112,9 @@ class Scene:
 # ----------------------------------------------------------------------------- geometry
 
 
-def _similarity(scale: float, angle_deg: float, tx: float, ty: float,
-                mirror: bool = False) -> np.ndarray:
+def _similarity(
+    scale: float, angle_deg: float, tx: float, ty: float, mirror: bool = False
+) -> np.ndarray:
     """3x3 matrix: optional x-mirror, then scale and rotation about the origin, then translation."""
     a = math.radians(angle_deg)
     c, s = math.cos(a) * scale, math.sin(a) * scale
@@ -252,8 +253,10 @@ def render(scene: Scene, size: int) -> Image.Image:
 
 def _layer_geometry(layer: Layer) -> Polygon:
     """The pixel-space polygon a layer covers (made valid)."""
-    pts = layer.polygon if isinstance(layer, ShapeLayer) else apply_h(
-        layer.h, TEMPLATES[layer.style.category_id].outline
+    pts = (
+        layer.polygon
+        if isinstance(layer, ShapeLayer)
+        else apply_h(layer.h, TEMPLATES[layer.style.category_id].outline)
     )
     return shapely.make_valid(Polygon(pts)) if len(pts) >= 3 else Polygon()
 
@@ -303,8 +306,9 @@ def annotate(scene: Scene, size: int) -> list[tuple[int, Garment]]:
         in_image = full.intersection(frame)
         cover = unary_union(geoms[i + 1 :]) if i + 1 < len(geoms) else Polygon()
         visible = in_image.difference(cover) if not cover.is_empty else in_image
-        if visible.area < max(MIN_VISIBLE_IMAGE_FRACTION * size * size,
-                              MIN_VISIBLE_OWN_FRACTION * full.area):
+        if visible.area < max(
+            MIN_VISIBLE_IMAGE_FRACTION * size * size, MIN_VISIBLE_OWN_FRACTION * full.area
+        ):
             continue
         seg = _segmentation(visible)
         if not seg:
@@ -312,17 +316,22 @@ def annotate(scene: Scene, size: int) -> list[tuple[int, Garment]]:
         bounds = MultiPolygon([Polygon(np.reshape(p, (-1, 2))) for p in seg]).bounds
         bbox = tuple(round(float(b), 2) for b in bounds)
         box_area = (bbox[2] - bbox[0]) * (bbox[3] - bbox[1])
-        out.append((i, Garment(
-            category_id=layer.style.category_id,
-            bbox=bbox,  # type: ignore[arg-type]
-            landmarks=_landmarks(layer, cover, size),
-            segmentation=seg,
-            style=layer.style.style,
-            scale=_level(box_area / (size * size), (0.10, 0.40)),
-            occlusion=_level(1.0 - visible.area / max(in_image.area, 1e-9), (0.2, 0.5)),
-            zoom_in=_level(1.0 - in_image.area / max(full.area, 1e-9), (0.05, 0.3)),
-            viewpoint=layer.viewpoint,
-        )))
+        out.append(
+            (
+                i,
+                Garment(
+                    category_id=layer.style.category_id,
+                    bbox=bbox,  # type: ignore[arg-type]
+                    landmarks=_landmarks(layer, cover, size),
+                    segmentation=seg,
+                    style=layer.style.style,
+                    scale=_level(box_area / (size * size), (0.10, 0.40)),
+                    occlusion=_level(1.0 - visible.area / max(in_image.area, 1e-9), (0.2, 0.5)),
+                    zoom_in=_level(1.0 - in_image.area / max(full.area, 1e-9), (0.05, 0.3)),
+                    viewpoint=layer.viewpoint,
+                ),
+            )
+        )
     return out
 
 
@@ -402,28 +411,37 @@ def _outfit_layers(rng: np.random.Generator, styles: list[Style], size: int) -> 
     persp = rng.uniform(-0.3, 0.3, 2) if rng.random() < 0.4 else np.zeros(2)
     back = rng.random() < 0.15 and all(TEMPLATES[s.category_id].allow_back_view for s in styles)
     center = size * (0.5 + rng.uniform(-0.2, 0.2, 2))
-    glob = (_similarity(px_per_unit, angle, *center)
-            @ _perspective(*(persp / (extent / 2)))
-            @ np.diag([-1.0 if back else 1.0, 1.0, 1.0]) @ recenter)
+    glob = (
+        _similarity(px_per_unit, angle, *center)
+        @ _perspective(*(persp / (extent / 2)))
+        @ np.diag([-1.0 if back else 1.0, 1.0, 1.0])
+        @ recenter
+    )
     strong = back or abs(angle) > 25 or float(np.abs(persp).max()) > 0.2
-    return [GarmentLayer(st, glob @ m, back_view=back, viewpoint=3 if strong else 2)
-            for (st, _, _), m in zip(frames, mats, strict=True)]
+    return [
+        GarmentLayer(st, glob @ m, back_view=back, viewpoint=3 if strong else 2)
+        for (st, _, _), m in zip(frames, mats, strict=True)
+    ]
 
 
 def _user_scene(rng: np.random.Generator, styles: list[Style], size: int) -> Scene:
     """A worn outfit with clutter, maybe a distractor garment (style 0) and occluding shapes."""
     scene = Scene("user", tuple(int(c) for c in rng.integers(0, 256, 3)))
     for _ in range(int(rng.integers(2, 7))):
-        scene.clutter.append(ShapeLayer(
-            _random_shape(rng, rng.uniform(0, size, 2), size * rng.uniform(0.05, 0.25)),
-            tuple(int(c) for c in rng.integers(0, 256, 3))))
+        scene.clutter.append(
+            ShapeLayer(
+                _random_shape(rng, rng.uniform(0, size, 2), size * rng.uniform(0.05, 0.25)),
+                tuple(int(c) for c in rng.integers(0, 256, 3)),
+            )
+        )
     shown = styles if rng.random() < 0.85 else [styles[int(rng.integers(len(styles)))]]
     layers: list[Layer] = list(_outfit_layers(rng, shown, size))
     if rng.random() < 0.5:
         cat = int(rng.integers(1, 14))
         t = TEMPLATES[cat]
-        h = _similarity(size * rng.uniform(0.3, 0.6), rng.uniform(-30, 30),
-                        *rng.uniform(0.1, 0.9, 2) * size) @ _centering(t)
+        h = _similarity(
+            size * rng.uniform(0.3, 0.6), rng.uniform(-30, 30), *rng.uniform(0.1, 0.9, 2) * size
+        ) @ _centering(t)
         distractor = GarmentLayer(Style(cat, 0, random_appearance(rng)), h, viewpoint=2)
         layers.insert(0 if rng.random() < 0.5 else len(layers), distractor)
     garments = [g for g in layers if isinstance(g, GarmentLayer)]
@@ -431,8 +449,12 @@ def _user_scene(rng: np.random.Generator, styles: list[Style], size: int) -> Sce
         g = garments[int(rng.integers(len(garments)))]
         anchor = apply_h(g.h, TEMPLATES[g.style.category_id].landmarks)
         center = anchor[int(rng.integers(len(anchor)))]
-        layers.append(ShapeLayer(_random_shape(rng, center, size * rng.uniform(0.06, 0.16)),
-                                 tuple(int(c) for c in rng.integers(0, 256, 3))))
+        layers.append(
+            ShapeLayer(
+                _random_shape(rng, center, size * rng.uniform(0.06, 0.16)),
+                tuple(int(c) for c in rng.integers(0, 256, 3)),
+            )
+        )
     scene.layers = layers
     return scene
 
@@ -475,15 +497,29 @@ def render_pair(job: PairJob) -> list[tuple[Image.Image, ImageAnnotation]]:
     """Images and labels of one pair; styles not annotated on both shop and user side become 0."""
     scenes = _pair_scenes(job)
     labelled = [annotate(sc, job.size) for sc in scenes]
-    seen = {src: {g.style for sc, items in zip(scenes, labelled, strict=True) if sc.source == src
-                  for _, g in items} for src in ("shop", "user")}
+    seen = {
+        src: {
+            g.style
+            for sc, items in zip(scenes, labelled, strict=True)
+            if sc.source == src
+            for _, g in items
+        }
+        for src in ("shop", "user")
+    }
     paired = (seen["shop"] & seen["user"]) - {0}
     out = []
     for k, (sc, items) in enumerate(zip(scenes, labelled, strict=True)):
         image_id = job.first_id + k
         garments = [g if g.style in paired else replace(g, style=0) for _, g in items]
-        ann = ImageAnnotation(image_id, f"image/{image_id:06d}.jpg", job.size, job.size,
-                              sc.source, job.pair_index + 1, garments)
+        ann = ImageAnnotation(
+            image_id,
+            f"image/{image_id:06d}.jpg",
+            job.size,
+            job.size,
+            sc.source,
+            job.pair_index + 1,
+            garments,
+        )
         out.append((render(sc, job.size), ann))
     return out
 
@@ -498,8 +534,9 @@ def _write_pair(job: PairJob) -> int:
     return len(rendered)
 
 
-def plan_split(split_dir: str | Path, n_images: int, seed: int, split_index: int,
-               size: int) -> list[PairJob]:
+def plan_split(
+    split_dir: str | Path, n_images: int, seed: int, split_index: int, size: int
+) -> list[PairJob]:
     """Cut `n_images` ids 1..n into pairs of 1-2 shop and 1-3 user images (last pair truncated)."""
     rng = np.random.default_rng([seed, split_index])
     jobs, next_id, k = [], 1, 0
@@ -514,8 +551,14 @@ def plan_split(split_dir: str | Path, n_images: int, seed: int, split_index: int
     return jobs
 
 
-def generate_dataset(out_dir: str | Path, train: int, val: int, seed: int, size: int = 256,
-                     workers: int | None = None) -> None:
+def generate_dataset(
+    out_dir: str | Path,
+    train: int,
+    val: int,
+    seed: int,
+    size: int = 256,
+    workers: int | None = None,
+) -> None:
     """Write ``out_dir/train`` and ``out_dir/validation`` (``image/*.jpg``, ``annos/*.json``).
 
     `train`/`val` are image counts (ids 1..N per split); `size` is the square image side in

@@ -97,6 +97,8 @@ def _r(a: int, b: int) -> list[int]:
     return list(range(a, b + step, step))
 
 
+# The coordinate tables and template calls below are laid out by hand, one garment part per line.
+# fmt: off
 # Shared round neckline of tops and dresses: 1 back centre, 2/6 neck corners, 3-4-5 front.
 _NECK: dict[int, XY] = {1: (0.5, 0.05), 2: (0.39, 0.0), 3: (0.42, 0.08), 4: (0.5, 0.13)}
 _NECK_CHAIN = ([2, 3], [6, 5])
@@ -252,3 +254,4 @@ TEMPLATES: dict[int, GarmentTemplate] = {
         _long_sleeve_dress(), _vest_dress(), _sling_dress(),
     )
 }
+# fmt: on

@@ -102,8 +102,11 @@ class Resize:
             image = image.resize((new_w, new_h), Image.BILINEAR)
         else:
             image = F.interpolate(
-                image[None].float(), size=(new_h, new_w), mode="bilinear",
-                align_corners=False, antialias=True,
+                image[None].float(),
+                size=(new_h, new_w),
+                mode="bilinear",
+                align_corners=False,
+                antialias=True,
             )[0]
         sx, sy = new_w / width, new_h / height
         target = dict(target)

@@ -49,19 +49,30 @@ TASKS: tuple[str, ...] = ("bbox", "segm", "landmarks")
 
 # (key, is AP, IoU threshold or None for .50:.95, area range label, maxDets) — pycocotools' order.
 _DET_STATS: tuple[tuple[str, bool, float | None, str, int], ...] = (
-    ("AP", True, None, "all", 100), ("AP50", True, 0.5, "all", 100),
-    ("AP75", True, 0.75, "all", 100), ("APs", True, None, "small", 100),
-    ("APm", True, None, "medium", 100), ("APl", True, None, "large", 100),
-    ("AR1", False, None, "all", 1), ("AR10", False, None, "all", 10),
-    ("AR100", False, None, "all", 100), ("ARs", False, None, "small", 100),
-    ("ARm", False, None, "medium", 100), ("ARl", False, None, "large", 100),
+    ("AP", True, None, "all", 100),
+    ("AP50", True, 0.5, "all", 100),
+    ("AP75", True, 0.75, "all", 100),
+    ("APs", True, None, "small", 100),
+    ("APm", True, None, "medium", 100),
+    ("APl", True, None, "large", 100),
+    ("AR1", False, None, "all", 1),
+    ("AR10", False, None, "all", 10),
+    ("AR100", False, None, "all", 100),
+    ("ARs", False, None, "small", 100),
+    ("ARm", False, None, "medium", 100),
+    ("ARl", False, None, "large", 100),
 )
 _KPT_STATS: tuple[tuple[str, bool, float | None, str, int], ...] = (
-    ("AP", True, None, "all", 20), ("AP50", True, 0.5, "all", 20),
-    ("AP75", True, 0.75, "all", 20), ("APm", True, None, "medium", 20),
-    ("APl", True, None, "large", 20), ("AR", False, None, "all", 20),
-    ("AR50", False, 0.5, "all", 20), ("AR75", False, 0.75, "all", 20),
-    ("ARm", False, None, "medium", 20), ("ARl", False, None, "large", 20),
+    ("AP", True, None, "all", 20),
+    ("AP50", True, 0.5, "all", 20),
+    ("AP75", True, 0.75, "all", 20),
+    ("APm", True, None, "medium", 20),
+    ("APl", True, None, "large", 20),
+    ("AR", False, None, "all", 20),
+    ("AR50", False, 0.5, "all", 20),
+    ("AR75", False, 0.75, "all", 20),
+    ("ARm", False, None, "medium", 20),
+    ("ARl", False, None, "large", 20),
 )
 
 
@@ -204,8 +215,12 @@ def _task_rows(results: list[dict], task: str) -> list[dict]:
     """Copies of `results` holding only image_id, category_id, score and the task's field."""
     field = _TASK_FIELDS[task]
     return [
-        {"image_id": r["image_id"], "category_id": r["category_id"], "score": r["score"],
-         field: r[field]}
+        {
+            "image_id": r["image_id"],
+            "category_id": r["category_id"],
+            "score": r["score"],
+            field: r[field],
+        }
         for r in results
     ]
 

@@ -110,9 +110,7 @@ class MatchRCNN(GeneralizedRCNN):
         features = self.backbone(image_list.tensors)
         proposals, _ = self.rpn(image_list, features)
         detections, _ = self.roi_heads(features, proposals, image_list.image_sizes)
-        detections = self.transform.postprocess(
-            detections, image_list.image_sizes, original_sizes
-        )
+        detections = self.transform.postprocess(detections, image_list.image_sizes, original_sizes)
         scaled = [
             resize_boxes(b.to(image_list.tensors.device, torch.float32), orig, new)
             for b, orig, new in zip(boxes, original_sizes, image_list.image_sizes, strict=True)

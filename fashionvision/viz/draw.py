@@ -20,9 +20,20 @@ from fashionvision.structures import Detection, Garment
 
 # One colour per category id 1..13 (index 0 unused), far apart in hue.
 PALETTE: tuple[tuple[int, int, int], ...] = (
-    (128, 128, 128), (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200),
-    (245, 130, 48), (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60),
-    (250, 190, 212), (0, 128, 128), (170, 110, 40), (128, 0, 0),
+    (128, 128, 128),
+    (230, 25, 75),
+    (60, 180, 75),
+    (255, 225, 25),
+    (0, 130, 200),
+    (245, 130, 48),
+    (145, 30, 180),
+    (70, 240, 240),
+    (240, 50, 230),
+    (210, 245, 60),
+    (250, 190, 212),
+    (0, 128, 128),
+    (170, 110, 40),
+    (128, 0, 0),
 )
 
 
@@ -69,8 +80,14 @@ def _label(item: Garment | Detection) -> str:
     return f"{name} s{item.style}" if item.style else name
 
 
-def _draw_landmarks(draw: ImageDraw.ImageDraw, item: Garment | Detection, scale: float,
-                    threshold: float, radius: int, numbers: bool) -> None:
+def _draw_landmarks(
+    draw: ImageDraw.ImageDraw,
+    item: Garment | Detection,
+    scale: float,
+    threshold: float,
+    radius: int,
+    numbers: bool,
+) -> None:
     """Dots (visible), rings (occluded) and 1-based numbers of an item's landmarks."""
     if item.landmarks is None or len(item.landmarks) == 0:
         return
@@ -90,8 +107,14 @@ def _draw_landmarks(draw: ImageDraw.ImageDraw, item: Garment | Detection, scale:
         else:
             draw.ellipse(bbox, outline=color, width=max(1, radius // 2))
         if numbers:
-            draw.text((cx + radius, cy - radius), str(k + 1), fill=(255, 255, 255), font=font,
-                      stroke_width=1, stroke_fill=(0, 0, 0))
+            draw.text(
+                (cx + radius, cy - radius),
+                str(k + 1),
+                fill=(255, 255, 255),
+                font=font,
+                stroke_width=1,
+                stroke_fill=(0, 0, 0),
+            )
 
 
 def draw_annotation(
@@ -127,15 +150,25 @@ def draw_annotation(
         color = category_color(item.category_id)
         x1, y1, x2, y2 = (float(v) * scale for v in item.bbox)
         draw.rectangle((x1, y1, x2, y2), outline=color, width=box_width)
-        draw.text((x1 + 2, max(0.0, y1 - 4 * landmark_radius - 2)), _label(item), fill=color,
-                  font=font, stroke_width=1, stroke_fill=(0, 0, 0))
+        draw.text(
+            (x1 + 2, max(0.0, y1 - 4 * landmark_radius - 2)),
+            _label(item),
+            fill=color,
+            font=font,
+            stroke_width=1,
+            stroke_fill=(0, 0, 0),
+        )
     for item in items:
         _draw_landmarks(draw, item, scale, landmark_threshold, landmark_radius, numbers)
     return out
 
 
-def draw_grid(images: Sequence[Image.Image], ncols: int, pad: int = 4,
-              background: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
+def draw_grid(
+    images: Sequence[Image.Image],
+    ncols: int,
+    pad: int = 4,
+    background: tuple[int, int, int] = (255, 255, 255),
+) -> Image.Image:
     """Tile images row by row into `ncols` columns of cells as large as the largest image.
 
     Returns an RGB image of size (ncols * (cw + pad) + pad, nrows * (ch + pad) + pad).

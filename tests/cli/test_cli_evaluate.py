@@ -43,8 +43,21 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict, l
 def test_tables_and_json(files, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     gt_path, res_path, gt, results = files
     out_json = tmp_path / "landmarks.json"
-    code = _run(["evaluate", "--gt", str(gt_path), "--results", str(res_path), "--task",
-                 "landmarks", "--subsets", "--per-category", "--json", str(out_json)])
+    code = _run(
+        [
+            "evaluate",
+            "--gt",
+            str(gt_path),
+            "--results",
+            str(res_path),
+            "--task",
+            "landmarks",
+            "--subsets",
+            "--per-category",
+            "--json",
+            str(out_json),
+        ]
+    )
     assert code == 0
     text = capsys.readouterr().out
     assert "side or back" in text and "long sleeve dress" in text and "AP75" in text
@@ -57,11 +70,25 @@ def test_tables_and_json(files, tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 def test_bbox_prints_twelve_numbers(files, capsys: pytest.CaptureFixture[str]) -> None:
     gt_path, res_path, _, _ = files
-    assert _run(["evaluate", "--gt", str(gt_path), "--results", str(res_path),
-                 "--task", "bbox"]) == 0
+    assert (
+        _run(["evaluate", "--gt", str(gt_path), "--results", str(res_path), "--task", "bbox"]) == 0
+    )
     header = capsys.readouterr().out.splitlines()[0].split()
-    assert header == ["bbox", "AP", "AP50", "AP75", "APs", "APm", "APl",
-                      "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]
+    assert header == [
+        "bbox",
+        "AP",
+        "AP50",
+        "AP75",
+        "APs",
+        "APm",
+        "APl",
+        "AR1",
+        "AR10",
+        "AR100",
+        "ARs",
+        "ARm",
+        "ARl",
+    ]
 
 
 def test_input_errors(files, tmp_path: Path) -> None:

@@ -40,8 +40,9 @@ def test_evaluate_weights_prints_every_task_and_matches_the_results_file_path(
             "--json", str(out)]  # fmt: skip
     assert cli.main(argv) == 0
     printed = capsys.readouterr().out
-    for title in ("Boxes", "Masks", "Landmarks (visible + occluded)", "Landmarks (visible only)",
-                  "Box AP by subset", "Retrieval (detected boxes)", "Retrieval (GT boxes)"):  # fmt: skip
+    titles = ("Boxes", "Masks", "Landmarks (visible + occluded)", "Landmarks (visible only)",
+              "Box AP by subset", "Retrieval (detected boxes)", "Retrieval (GT boxes)")  # fmt: skip
+    for title in titles:
         assert title in printed
     metrics = json.loads(out.read_text())
     assert metrics["num_images"] == 8 and metrics["num_detections"] > 0

@@ -44,8 +44,9 @@ def _edit(split: Path, image_id: int, **item_fields: object) -> Path:
 def test_valid_split_exits_0(split: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["validate", str(split)]) == 0
     out = capsys.readouterr().out
-    assert out.strip() == ("3 files checked, 0 files with errors, 0 problems "
-                           "(0 bad items, 0 unusable files)")
+    assert out.strip() == (
+        "3 files checked, 0 files with errors, 0 problems (0 bad items, 0 unusable files)"
+    )
 
 
 def test_problems_are_listed_and_exit_1(split: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -56,8 +57,9 @@ def test_problems_are_listed_and_exit_1(split: Path, capsys: pytest.CaptureFixtu
     assert lines[0] == f"{bad}: item1.category_id: unknown category id 20 (expected 1..13)"
     assert lines[1] == f"{bad}: item1.occlusion: must be between 1 and 3, got 0"
     assert lines[2].startswith(f"{other}: item1.bounding_box: box [5.0, 5.0, 60.0, 30.0] lies")
-    assert lines[3] == ("3 files checked, 2 files with errors, 3 problems "
-                        "(2 bad items, 2 unusable files)")
+    assert lines[3] == (
+        "3 files checked, 2 files with errors, 3 problems (2 bad items, 2 unusable files)"
+    )
 
 
 def test_max_errors_limits_printing_not_counting(

@@ -50,16 +50,40 @@ def make_records() -> list[ImageAnnotation]:
     """Three images: a shop image (2 items), a user image of the same pair, and a user image
     whose skirt has no landmarks."""
     return [
-        ImageAnnotation(1, "image/000001.jpg", 120, 160, "shop", 7, [
-            _garment(1, (10, 20, 70, 90), 1, scale=3, occlusion=1, zoom_in=1, viewpoint=2),
-            _garment(8, (20, 80, 60, 150), 0, scale=2, occlusion=2, zoom_in=2, viewpoint=3),
-        ]),
-        ImageAnnotation(2, "image/000002.jpg", 100, 100, "user", 7, [
-            _garment(1, (5, 5, 55, 65), 1, scale=1, occlusion=3),
-        ]),
-        ImageAnnotation(3, "image/000003.jpg", 100, 90, "user", 8, [
-            _garment(9, (0, 10, 50, 80), 2, landmarks=np.zeros((0, 3))),
-        ]),
+        ImageAnnotation(
+            1,
+            "image/000001.jpg",
+            120,
+            160,
+            "shop",
+            7,
+            [
+                _garment(1, (10, 20, 70, 90), 1, scale=3, occlusion=1, zoom_in=1, viewpoint=2),
+                _garment(8, (20, 80, 60, 150), 0, scale=2, occlusion=2, zoom_in=2, viewpoint=3),
+            ],
+        ),
+        ImageAnnotation(
+            2,
+            "image/000002.jpg",
+            100,
+            100,
+            "user",
+            7,
+            [
+                _garment(1, (5, 5, 55, 65), 1, scale=1, occlusion=3),
+            ],
+        ),
+        ImageAnnotation(
+            3,
+            "image/000003.jpg",
+            100,
+            90,
+            "user",
+            8,
+            [
+                _garment(9, (0, 10, 50, 80), 2, landmarks=np.zeros((0, 3))),
+            ],
+        ),
     ]
 
 
@@ -91,8 +115,12 @@ def test_annotations_follow_the_official_conversion():
 def test_images_and_categories():
     coco = split_to_coco(make_records())
     assert coco["images"][0] == {
-        "id": 1, "file_name": "image/000001.jpg", "width": 120, "height": 160,
-        "pair_id": 7, "source": "shop",
+        "id": 1,
+        "file_name": "image/000001.jpg",
+        "width": 120,
+        "height": 160,
+        "pair_id": 7,
+        "source": "shop",
     }
     cats = coco["categories"]
     assert [c["id"] for c in cats] == list(range(1, 14))
@@ -144,8 +172,16 @@ def _perfect_detections(records: list[ImageAnnotation]) -> list[Detection]:
             lm = item.landmarks.copy()
             if len(lm):
                 lm[:, 2] = 1.0
-            dets.append(Detection(rec.image_id, item.category_id, 0.9 - 0.1 * k, item.bbox,
-                                  landmarks=lm if len(lm) else None, mask=rle))
+            dets.append(
+                Detection(
+                    rec.image_id,
+                    item.category_id,
+                    0.9 - 0.1 * k,
+                    item.bbox,
+                    landmarks=lm if len(lm) else None,
+                    mask=rle,
+                )
+            )
     return dets
 
 
@@ -189,10 +225,13 @@ def test_perfect_landmarks_give_keypoint_ap_one(tmp_path):
 
 def test_bad_results_files_name_the_file_and_field(tmp_path):
     path = tmp_path / "bad.json"
-    write_json(path, [
-        {"image_id": 1, "category_id": 1, "score": 0.5, "bbox": [0, 0, 1, 1]},
-        {"image_id": "x", "category_id": 1, "score": 0.5, "keypoints": [0.0] * 10},
-    ])
+    write_json(
+        path,
+        [
+            {"image_id": 1, "category_id": 1, "score": 0.5, "bbox": [0, 0, 1, 1]},
+            {"image_id": "x", "category_id": 1, "score": 0.5, "keypoints": [0.0] * 10},
+        ],
+    )
     with pytest.raises(AnnotationError) as info:
         load_coco_results(path)
     message = str(info.value)

@@ -26,10 +26,18 @@ def _split(tmp_path) -> list[ImageAnnotation]:
     n = category(1).num_landmarks
     top_lm = np.stack([np.arange(n) + 10.0, np.full(n, 12.0), np.full(n, 2.0)], axis=1)
     records = [
-        ImageAnnotation(1, "image/000001.jpg", 64, 48, "user", 3, [
-            Garment(1, (8, 6, 40, 30), top_lm, [[8, 6, 40, 6, 40, 30, 8, 30]], style=1),
-            Garment(8, (10, 30, 30, 47), np.zeros((0, 3)), [[10, 30, 30, 30, 30, 47, 10, 47]]),
-        ]),
+        ImageAnnotation(
+            1,
+            "image/000001.jpg",
+            64,
+            48,
+            "user",
+            3,
+            [
+                Garment(1, (8, 6, 40, 30), top_lm, [[8, 6, 40, 6, 40, 30, 8, 30]], style=1),
+                Garment(8, (10, 30, 30, 47), np.zeros((0, 3)), [[10, 30, 30, 30, 30, 47, 10, 47]]),
+            ],
+        ),
         ImageAnnotation(2, "image/000002.jpg", 32, 40, "shop", 3, []),
     ]
     (tmp_path / "image").mkdir()
@@ -100,8 +108,9 @@ def _pair_records(group_sizes: list[tuple[int, int]]) -> list[ImageAnnotation]:
         for source, count in (("shop", shops), ("user", users)):
             for _ in range(count):
                 image_id = len(records) + 1
-                records.append(ImageAnnotation(image_id, f"image/{image_id:06d}.jpg", 8, 8,
-                                               source, pair_id))
+                records.append(
+                    ImageAnnotation(image_id, f"image/{image_id:06d}.jpg", 8, 8, source, pair_id)
+                )
     order = np.random.default_rng(1).permutation(len(records))
     return [records[i] for i in order]
 
@@ -175,8 +184,10 @@ def test_sampler_is_deterministic_per_seed_and_epoch():
 
 def test_sampler_ranks_are_disjoint():
     records = _pair_records(GROUPS)
-    ranks = [PairBatchSampler(records, 3, seed=2, drop_last=True, num_replicas=3, rank=r)
-             for r in range(3)]
+    ranks = [
+        PairBatchSampler(records, 3, seed=2, drop_last=True, num_replicas=3, rank=r)
+        for r in range(3)
+    ]
     per_rank = [[i for b in s for i in b] for s in ranks]
     assert len({len(s) for s in ranks}) == 1
     for r in range(3):

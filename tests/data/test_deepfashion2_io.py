@@ -28,10 +28,15 @@ def skirt_item(**overrides: Any) -> dict[str, Any]:
     """A valid skirt (category 9, 8 landmarks) inside a 64x48 image."""
     item: dict[str, Any] = {
         "segmentation": [[10, 10, 40, 10, 40, 40, 10, 40]],
-        "scale": 2, "viewpoint": 2, "zoom_in": 1, "occlusion": 1,
+        "scale": 2,
+        "viewpoint": 2,
+        "zoom_in": 1,
+        "occlusion": 1,
         "landmarks": [v for k in range(8) for v in (10 + k, 12 + k, 2 if k % 2 else 1)],
-        "style": 1, "bounding_box": [10, 10, 40, 40],
-        "category_id": 9, "category_name": "skirt",
+        "style": 1,
+        "bounding_box": [10, 10, 40, 40],
+        "category_id": 9,
+        "category_name": "skirt",
     }
     item.update(overrides)
     return item
@@ -63,8 +68,9 @@ def test_read_valid_file_uses_image_header_size(tmp_path: Path) -> None:
 
 
 def test_image_size_argument_skips_image(tmp_path: Path) -> None:
-    path = write_split_file(tmp_path, {"source": "shop", "pair_id": 1, "item1": skirt_item()},
-                            image=False)
+    path = write_split_file(
+        tmp_path, {"source": "shop", "pair_id": 1, "item1": skirt_item()}, image=False
+    )
     ann = read_annotation(path, image_size=(100, 90))
     assert (ann.width, ann.height) == (100, 90)
     with pytest.raises(AnnotationError) as exc:
@@ -80,10 +86,20 @@ def test_round_trip_is_identity_with_floats_and_empty_landmarks(tmp_path: Path) 
     rng = np.random.default_rng(0)
     lm = np.column_stack([rng.uniform(0, W, 14), rng.uniform(0, H, 14), rng.integers(0, 3, 14)])
     items = [
-        Garment(8, (1.25, 2.5, 60.75, 47.0), lm, [[1.5, 2.25, 30.0, 3.0, 20.125, 40.5]],
-                style=2, scale=3, occlusion=2, zoom_in=3, viewpoint=1),
-        Garment(1, (0.0, 0.0, 10.0, 10.0), np.zeros((0, 3)),
-                [[0, 0, 10, 0, 10, 10], [1, 1, 2, 1, 2, 2]]),
+        Garment(
+            8,
+            (1.25, 2.5, 60.75, 47.0),
+            lm,
+            [[1.5, 2.25, 30.0, 3.0, 20.125, 40.5]],
+            style=2,
+            scale=3,
+            occlusion=2,
+            zoom_in=3,
+            viewpoint=1,
+        ),
+        Garment(
+            1, (0.0, 0.0, 10.0, 10.0), np.zeros((0, 3)), [[0, 0, 10, 0, 10, 10], [1, 1, 2, 1, 2, 2]]
+        ),
     ]
     original = _record(12, items)
     Image.new("RGB", (W, H)).save(tmp_path / "ignored.jpg")
@@ -155,16 +171,22 @@ def test_box_tolerance_is_one_pixel(tmp_path: Path) -> None:
 
 
 def test_empty_landmarks_are_allowed(tmp_path: Path) -> None:
-    path = write_split_file(tmp_path, {"source": "user", "pair_id": 1,
-                                       "item1": skirt_item(landmarks=[])})
+    path = write_split_file(
+        tmp_path, {"source": "user", "pair_id": 1, "item1": skirt_item(landmarks=[])}
+    )
     assert read_annotation(path).items[0].landmarks.shape == (0, 3)
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("{not json", "invalid JSON"), ("[1, 2]", "expected a JSON object"), ("", "invalid JSON"),
-     ("null", "expected a JSON object, got null"), ("\xff\xfe{", "invalid JSON"),
-     ('{"source": "user", "pair_id": NaN', "invalid JSON")],
+    [
+        ("{not json", "invalid JSON"),
+        ("[1, 2]", "expected a JSON object"),
+        ("", "invalid JSON"),
+        ("null", "expected a JSON object, got null"),
+        ("\xff\xfe{", "invalid JSON"),
+        ('{"source": "user", "pair_id": NaN', "invalid JSON"),
+    ],
 )
 def test_unreadable_files(tmp_path: Path, text: str, message: str) -> None:
     path = write_split_file(tmp_path, text)
@@ -192,10 +214,17 @@ def test_all_problems_of_a_file_are_reported(tmp_path: Path) -> None:
     path = write_split_file(tmp_path, obj)
     with pytest.raises(AnnotationError) as exc:
         read_annotation(path)
-    assert sorted(fields_of(exc)) == sorted([
-        "pair_id", "item1.category_name", "item1.landmarks", "item1.occlusion",
-        "item2.bounding_box", "item2.bounding_box", "item2.landmarks",
-    ])
+    assert sorted(fields_of(exc)) == sorted(
+        [
+            "pair_id",
+            "item1.category_name",
+            "item1.landmarks",
+            "item1.occlusion",
+            "item2.bounding_box",
+            "item2.bounding_box",
+            "item2.landmarks",
+        ]
+    )
     lines = str(exc.value).splitlines()
     assert len(lines) == 7 and lines[0].startswith(f"{path}: ")
 

@@ -35,10 +35,29 @@ def make_records(n: int, seed: int = 0) -> list[ImageAnnotation]:
         poly = [x1, y1, x1 + 20, y1, x1 + 20, y1 + 25]
         items = [Garment(8, (x1, y1, x1 + 40.5, y1 + 30), lm, [poly], style=int(i % 3))]
         if i % 2:
-            items.append(Garment(5, (1.0, 2.0, 9.0, 9.0), np.zeros((0, 3)), [[1, 2, 9, 2, 9, 9]],
-                                 scale=1, occlusion=3, zoom_in=2, viewpoint=3))
-        records.append(ImageAnnotation(3 * i + 1, f"image/{3 * i + 1:06d}.jpg", W, H,
-                                       "user" if i % 2 else "shop", i // 2, items))
+            items.append(
+                Garment(
+                    5,
+                    (1.0, 2.0, 9.0, 9.0),
+                    np.zeros((0, 3)),
+                    [[1, 2, 9, 2, 9, 9]],
+                    scale=1,
+                    occlusion=3,
+                    zoom_in=2,
+                    viewpoint=3,
+                )
+            )
+        records.append(
+            ImageAnnotation(
+                3 * i + 1,
+                f"image/{3 * i + 1:06d}.jpg",
+                W,
+                H,
+                "user" if i % 2 else "shop",
+                i // 2,
+                items,
+            )
+        )
     return records
 
 
@@ -122,8 +141,11 @@ def test_strict_mode_raises_all_problems_of_all_files(split: Path, cache: bool) 
         with pytest.raises(AnnotationError) as exc:
             df2.load_split(split, strict=True, cache=cache)
         got = [(Path(p.path).name, p.field) for p in exc.value.problems]
-        assert got == [("000004.json", "item2.scale"), ("000007.json", "file"),
-                       ("000010.json", "image")]
+        assert got == [
+            ("000004.json", "item2.scale"),
+            ("000007.json", "file"),
+            ("000010.json", "image"),
+        ]
 
 
 def test_parallel_parse_matches_serial(split: Path, monkeypatch: pytest.MonkeyPatch) -> None:

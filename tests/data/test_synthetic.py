@@ -33,8 +33,10 @@ def test_template_has_category_landmark_count_and_valid_outline(cat):
     outline = Polygon(t.outline)
     assert outline.is_valid and outline.area > 0.3
     # Landmarks lie on or inside the outline (they run around it).
-    assert all(outline.buffer(1e-6).contains(Polygon([p, p + 1e-9, p + [0, 1e-9]]).centroid)
-               for p in t.landmarks)
+    assert all(
+        outline.buffer(1e-6).contains(Polygon([p, p + 1e-9, p + [0, 1e-9]]).centroid)
+        for p in t.landmarks
+    )
 
 
 @pytest.mark.parametrize("cat", CATEGORIES, ids=lambda c: c.name)

@@ -33,8 +33,14 @@ def _target(height: int = 40, width: int = 60) -> dict:
     kps[0, top.start : top.end, 1] = torch.linspace(5, 29, n)
     kps[0, top.start : top.end, 2] = torch.tensor([2.0, 1.0] * 12 + [2.0])
     area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    return {"boxes": boxes, "masks": masks, "keypoints": kps, "area": area,
-            "labels": torch.tensor([1, 8]), "image_id": 3}
+    return {
+        "boxes": boxes,
+        "masks": masks,
+        "keypoints": kps,
+        "area": area,
+        "labels": torch.tensor([1, 8]),
+        "image_id": 3,
+    }
 
 
 def _image(height: int = 40, width: int = 60) -> torch.Tensor:
@@ -149,4 +155,4 @@ def test_flip_is_an_involution_for_any_category(width, cat_id, seed):
     torch.testing.assert_close(twice["keypoints"], kps)
     torch.testing.assert_close(twice["boxes"], target["boxes"])
     assert (once["keypoints"][..., 2] > 0).sum() == (kps[..., 2] > 0).sum()
-    assert not once["keypoints"][0, :cat.start].any() and not once["keypoints"][0, cat.end:].any()
+    assert not once["keypoints"][0, : cat.start].any() and not once["keypoints"][0, cat.end :].any()

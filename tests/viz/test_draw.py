@@ -15,8 +15,8 @@ from fashionvision.viz import category_color, draw_annotation, draw_grid
 
 def _garment() -> Garment:
     lm = np.zeros((8, 3))
-    lm[0] = (30, 30, 2)   # visible: filled dot
-    lm[1] = (70, 30, 1)   # occluded: ring
+    lm[0] = (30, 30, 2)  # visible: filled dot
+    lm[1] = (70, 30, 1)  # occluded: ring
     return Garment(9, (20.0, 20.0, 80.0, 90.0), lm, [[20, 20, 80, 20, 80, 90, 20, 90]], style=1)
 
 
@@ -24,12 +24,12 @@ def test_box_mask_and_landmarks_change_the_expected_pixels():
     img = Image.new("RGB", (100, 100), (0, 0, 0))
     out = np.asarray(draw_annotation(img, [_garment()], mask_alpha=0.5, numbers=False))
     color = np.array(category_color(9))
-    assert (out[60, 20] == color).all()            # box edge in the category colour
+    assert (out[60, 20] == color).all()  # box edge in the category colour
     assert np.abs(out[60, 50] - color * 0.5).max() <= 1  # half-transparent mask inside
-    assert (out[5, 5] == 0).all()                  # outside untouched
-    assert (out[30, 30] == color).all()            # filled dot centre
+    assert (out[5, 5] == 0).all()  # outside untouched
+    assert (out[30, 30] == color).all()  # filled dot centre
     assert np.abs(out[30, 70] - color * 0.5).max() <= 1  # ring: centre shows the mask only
-    assert (np.asarray(img) == 0).all()            # input not modified
+    assert (np.asarray(img) == 0).all()  # input not modified
 
 
 def test_detection_rle_mask_scale_and_threshold():
@@ -44,8 +44,8 @@ def test_detection_rle_mask_scale_and_threshold():
     img = Image.new("RGB", (50, 50), (0, 0, 0))
     out = np.asarray(draw_annotation(img, [det], scale=2.0, numbers=False, box_width=1))
     assert out.shape == (100, 100, 3)
-    assert out[30, 30].sum() > 0 and out[50, 50].sum() == 0   # mask at 2x scale
-    assert out[80, 80].sum() > 0 and out[80, 10].sum() == 0   # only the confident landmark
+    assert out[30, 30].sum() > 0 and out[50, 50].sum() == 0  # mask at 2x scale
+    assert out[80, 80].sum() > 0 and out[80, 10].sum() == 0  # only the confident landmark
 
 
 def test_draw_grid_size_and_placement():
@@ -69,11 +69,39 @@ def _run_cli(*argv: str) -> int:
 
 
 def test_synth_then_show_writes_png_of_expected_size(tmp_path):
-    assert _run_cli("synth", str(tmp_path / "ds"), "--train", "6", "--val", "0", "--size", "96",
-                    "--workers", "1") == 0
+    assert (
+        _run_cli(
+            "synth",
+            str(tmp_path / "ds"),
+            "--train",
+            "6",
+            "--val",
+            "0",
+            "--size",
+            "96",
+            "--workers",
+            "1",
+        )
+        == 0
+    )
     out = tmp_path / "grid.png"
-    assert _run_cli("show", str(tmp_path / "ds" / "train"), "--ids", "1", "2", "3",
-                    "--ncols", "2", "--scale", "1", "--out", str(out)) == 0
+    assert (
+        _run_cli(
+            "show",
+            str(tmp_path / "ds" / "train"),
+            "--ids",
+            "1",
+            "2",
+            "3",
+            "--ncols",
+            "2",
+            "--scale",
+            "1",
+            "--out",
+            str(out),
+        )
+        == 0
+    )
     with Image.open(out) as im:
         assert im.format == "PNG"
         assert im.size == (2 * (96 + 4) + 4, 2 * (96 + 4) + 4)
