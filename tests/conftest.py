@@ -8,6 +8,7 @@ works because pytest puts this folder on sys.path when it loads this file).
 import importlib.util
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 SMALL_MODEL: list[str] = [
     "model.min_size=64", "model.max_size=64", "model.representation_size=64",
@@ -34,3 +35,19 @@ def load_benchmark(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def untrained_checkpoint(path: Path, overrides: list[str], seed: int = 0) -> tuple[Path, Any]:
+    """Save a randomly initialised tiny-preset model (with `overrides`) as a checkpoint that
+    `fashionvision.load` and the CLI accept; returns (path, the model in eval mode)."""
+    import torch
+
+    from fashionvision.config import config_to_dict, load_config
+    from fashionvision.engine.build import build_model
+    from fashionvision.engine.checkpoint import save_checkpoint
+
+    torch.manual_seed(seed)
+    cfg = load_config("match_rcnn_tiny", overrides)
+    model = build_model(cfg.model).eval()
+    state = {"model": model.state_dict(), "config": config_to_dict(cfg)}
+    return save_checkpoint(path, state), model

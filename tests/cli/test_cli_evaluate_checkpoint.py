@@ -7,14 +7,10 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
-from conftest import SMALL_MODEL
+from conftest import SMALL_MODEL, untrained_checkpoint
 
 import fashionvision.cli as cli
-from fashionvision.config import config_to_dict, load_config
 from fashionvision.data.synthetic import generate_dataset
-from fashionvision.engine.build import build_model
-from fashionvision.engine.checkpoint import save_checkpoint
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
@@ -25,10 +21,8 @@ SMALL = [*SMALL_MODEL, "model.box_score_thresh=0.0", "model.box_detections_per_i
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("evaluate_checkpoint")
     generate_dataset(root / "data", train=0, val=8, seed=5, size=64)
-    torch.manual_seed(1)
-    cfg = load_config("match_rcnn_tiny", SMALL)
-    state = {"model": build_model(cfg.model).state_dict(), "config": config_to_dict(cfg)}
-    return save_checkpoint(root / "tiny.pt", state), root / "data" / "validation"
+    ckpt, _ = untrained_checkpoint(root / "tiny.pt", SMALL, seed=1)
+    return ckpt, root / "data" / "validation"
 
 
 def test_evaluate_weights_prints_every_task_and_matches_the_results_file_path(

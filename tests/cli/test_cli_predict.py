@@ -2,17 +2,14 @@ import json
 
 import pytest
 import torch
-from conftest import SMALL_MODEL
+from conftest import SMALL_MODEL, untrained_checkpoint
 from pycocotools.coco import COCO
 
 import fashionvision.cli as cli
 from fashionvision.cli.predict import image_ids
-from fashionvision.config import config_to_dict, load_config
 from fashionvision.data.coco_format import split_to_coco
 from fashionvision.data.deepfashion2 import load_split
 from fashionvision.data.synthetic import generate_dataset
-from fashionvision.engine.build import build_model
-from fashionvision.engine.checkpoint import save_checkpoint
 
 SMALL = [*SMALL_MODEL, "model.box_score_thresh=0.0"]
 
@@ -28,10 +25,7 @@ def main(monkeypatch):
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("predict")
     generate_dataset(root / "data", train=0, val=2, seed=3, size=64)
-    torch.manual_seed(0)
-    cfg = load_config("match_rcnn_tiny", SMALL)
-    state = {"model": build_model(cfg.model).state_dict(), "config": config_to_dict(cfg)}
-    return save_checkpoint(root / "tiny.pt", state), root / "data" / "validation"
+    return untrained_checkpoint(root / "tiny.pt", SMALL)[0], root / "data" / "validation"
 
 
 def test_predict_writes_results_that_pycocotools_loads(setup, tmp_path, main, capsys):

@@ -3,7 +3,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import SMALL_MODEL
+from conftest import SMALL_MODEL, untrained_checkpoint
 from PIL import Image
 
 import fashionvision
@@ -11,7 +11,6 @@ from fashionvision.categories import CATEGORY_NAMES, category
 from fashionvision.config import config_to_dict, load_config
 from fashionvision.data.coco_format import detections_to_coco_results
 from fashionvision.data.synthetic import generate_dataset
-from fashionvision.engine.build import build_model
 from fashionvision.engine.checkpoint import CheckpointError, save_checkpoint
 from fashionvision.engine.inference import Predictor, load_image
 from fashionvision.errors import FashionVisionError
@@ -24,12 +23,7 @@ def setup(tmp_path_factory):
     """A randomly initialised tiny model, its checkpoint and three synthetic 64 px images."""
     root = tmp_path_factory.mktemp("inference")
     generate_dataset(root / "data", train=0, val=2, seed=1, size=64)
-    torch.manual_seed(0)
-    cfg = load_config("match_rcnn_tiny", SMALL)
-    model = build_model(cfg.model).eval()
-    ckpt = save_checkpoint(
-        root / "model.pt", {"model": model.state_dict(), "config": config_to_dict(cfg)}
-    )
+    ckpt, model = untrained_checkpoint(root / "model.pt", SMALL)
     paths = sorted((root / "data" / "validation" / "image").glob("*.jpg"))
     return model, ckpt, paths
 
