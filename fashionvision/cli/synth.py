@@ -1,4 +1,10 @@
-"""`fashionvision synth OUT --train N --val M --seed S [--size PX]`: write a synthetic data set.
+"""`fashionvision synth OUT --train N --val M --seed S [--size PX] [--mix real|easy|FILE]`: write a
+synthetic data set.
+
+``--mix`` sets the target shares of the attribute levels (scale, occlusion, zoom_in, viewpoint):
+``real`` (default) the real DeepFashion2 mix, ``easy`` fewer occluded, cropped and side views, or
+a YAML/JSON file such as ``{occlusion: [0.8, 0.15, 0.05]}`` (attributes left out keep the real
+shares); see `fashionvision.data.synthetic.DifficultyMix`.
 
 OUT must be empty or absent: old images left in it would be read by later commands as part of
 the new data set.  ``--overwrite`` clears a folder that a previous ``synth`` wrote (only
@@ -32,6 +38,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--size", type=image_size, default=256, help="image side in pixels, 64..4096 (256)"
+    )
+    p.add_argument(
+        "--mix",
+        default="real",
+        metavar="real|easy|FILE",
+        help="target attribute mix: real (DeepFashion2's, default), easy, or a YAML/JSON file "
+        "of shares per attribute, e.g. {occlusion: [0.8, 0.15, 0.05]}",
     )
     p.add_argument(
         "--workers", type=positive_int, default=None, help="processes (default: up to 2)"
@@ -71,12 +84,16 @@ def prepare_output(out: Path, overwrite: bool) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fashionvision.data.synthetic import generate_dataset
+    from fashionvision.data.synthetic import generate_dataset, load_mix
 
+    try:
+        mix = load_mix(args.mix)
+    except (ValueError, OSError) as exc:
+        raise FashionVisionError(f"--mix: {exc}") from None
     prepare_output(Path(args.out), args.overwrite)
     start = time.perf_counter()
     generate_dataset(
-        args.out, args.train, args.val, args.seed, size=args.size, workers=args.workers
+        args.out, args.train, args.val, args.seed, size=args.size, workers=args.workers, mix=mix
     )
     took = time.perf_counter() - start
     print(f"wrote {args.train} train + {args.val} validation images to {args.out} in {took:.1f} s")

@@ -1,24 +1,34 @@
 """Generator of a synthetic data set in the exact DeepFashion2 format.
 
 Each pair_id is an "outfit" of 1-2 styled garments (a top or outwear with a bottom, or one item)
-drawn from `synthetic_templates`.  Shop images show them frontal, centred and lying flat
-(viewpoint 1) on a clean background; user images show the same garments worn (a top over the
-waist of a bottom), randomly scaled, rotated, put in perspective or seen from the back, cut by the
-image border, occluded by other shapes or a distractor garment (style 0), on a cluttered background.
+drawn from `synthetic_templates`.  As in DeepFashion2, shop and user images mostly show the
+garments worn by a person (a top over the waist of a bottom), some lying flat (no wear); shop
+images on a clean background with body-coloured occluders (a model's arms and hair), user images
+on a cluttered background with random occluders and, half of the time, a bystander's garment
+(style 0).  Garments are scaled, cut by the image border, occluded, rotated, tilted or seen from
+the back so that the attribute levels follow a `DifficultyMix` (default: the real DeepFashion2
+mix, see `MIXES` and `load_mix`): for each garment a target level of each attribute is drawn
+from the mix and the scene is built to reach it; the labels are then measured on the geometry,
+never copied from the targets.
 
-Labels are computed from the same geometry that is drawn (shapely polygons, drawn with PIL):
+Labels are computed from the same geometry that is drawn (shapely polygons, drawn with PIL), with
+the conventions of the real files:
+- bounding_box: the whole garment (occluded parts included) clipped to the image, rounded
+  outwards to whole pixels, so every labelled landmark lies inside it;
 - segmentation: the visible part (garment polygon clipped to the image, minus everything drawn on
-  top of it), split into hole-free polygons; bounding_box: the extent of those polygons;
+  top of it) as hole-free polygons, several where it is split (their union is the mask); per item
+  either closed whole-pixel rings (last point = first, `CLOSED_INT_SHARE` of the items, as ~89 %
+  of real polygons) or open rings of 2-decimal floats;
 - landmarks: v=2 visible, v=1 inside the image but covered (or on the front neckline in a back
   view), v=0 with x=y=0 outside the image;
 - scale from the box area fraction f of the image: f < 0.10 -> 1 small, f < 0.40 -> 2 moderate,
   else 3 large;
 - occlusion from the covered fraction c of the garment's in-image area: c < 0.2 -> 1, c < 0.5 -> 2,
   else 3;
-- zoom_in from the fraction z of the garment outside the image: z < 0.05 -> 1, z < 0.3 -> 2,
+- zoom_in from the fraction z of the garment's area outside the image: z < 0.05 -> 1, z < 0.3 -> 2,
   else 3;
-- viewpoint: 1 shop (no wear), 3 user with a back view, rotation > 25 degrees or strong
-  perspective, else 2.
+- viewpoint from the pose: 1 lying flat (no wear); 3 worn and seen from the back, rotated by more
+  than 25 degrees or in strong perspective (> 0.2, a side view); else 2 (frontal).
 An item whose visible area is under 0.4 % of the image or under 20 % of its own area is drawn but
 not annotated; its pixels still count as covering the items below it.  A style survives only
 if the garment is annotated in at least one shop and one user image of its pair; otherwise it
@@ -39,7 +49,7 @@ from pathlib import Path
 import numpy as np
 import shapely
 from PIL import Image, ImageDraw
-from shapely.geometry import MultiPolygon, Polygon, box
+from shapely.geometry import Polygon, box
 from shapely.ops import unary_union
 
 from fashionvision.data.deepfashion2 import image_path, write_annotation
@@ -56,6 +66,12 @@ SPLITS = (("train", 0), ("validation", 1))
 MIN_VISIBLE_IMAGE_FRACTION = 0.004
 MIN_VISIBLE_OWN_FRACTION = 0.2
 JPEG_QUALITY = 90
+# Label thresholds (see the module docstring).
+SCALE_THRESHOLDS = (0.10, 0.40)
+OCCLUSION_THRESHOLDS = (0.2, 0.5)
+ZOOM_THRESHOLDS = (0.05, 0.3)
+# Share of items whose polygons are closed whole-pixel rings (real files: 524 of 589 polygons).
+CLOSED_INT_SHARE = 0.89
 
 
 @dataclass(frozen=True)
@@ -86,6 +102,7 @@ class GarmentLayer:
     h: np.ndarray
     back_view: bool = False
     viewpoint: int = 2
+    closed_int: bool = False  # segmentation style: closed whole-pixel rings, else open floats
 
 
 @dataclass
@@ -266,17 +283,46 @@ def _level(value: float, thresholds: tuple[float, float]) -> int:
     return 1 + int(value >= thresholds[0]) + int(value >= thresholds[1])
 
 
-def _segmentation(visible: shapely.Geometry) -> list[list[float]]:
-    """Hole-free polygons of the visible region as flat [x1, y1, ...] lists (>= 3 points)."""
+def _closed_int_ring(ring: np.ndarray) -> list[float] | None:
+    """A ring rounded to whole pixels, repeated points dropped, closed by repeating its first
+    point (the style of most real DeepFashion2 polygons); None if < 3 distinct points are left."""
+    pts = np.rint(ring).astype(np.int64)
+    pts = pts[np.r_[True, (np.diff(pts, axis=0) != 0).any(1)]]
+    if len(pts) > 1 and (pts[0] == pts[-1]).all():
+        pts = pts[:-1]
+    if len(np.unique(pts, axis=0)) < 3:
+        return None
+    return [float(v) for v in np.vstack([pts, pts[:1]]).reshape(-1)]
+
+
+def _segmentation(visible: shapely.Geometry, closed_int: bool = False) -> list[list[float]]:
+    """Hole-free polygons of the visible region as flat [x1, y1, ...] lists (>= 3 points):
+    closed whole-pixel rings when `closed_int`, else open rings with 2-decimal floats."""
     out = []
     for part in _polygons(visible):
         for piece in _hole_free(part):
             if piece.area < 2.0:
                 continue  # slivers left by clipping carry no information
-            ring = np.round(np.asarray(piece.exterior.coords)[:-1], 2)
-            if len(ring) >= 3:
-                out.append([float(v) for v in ring.reshape(-1)])
+            ring = np.asarray(piece.exterior.coords)[:-1]
+            if closed_int:
+                poly = _closed_int_ring(ring)
+            else:
+                poly = [float(v) for v in np.round(ring, 2).reshape(-1)] if len(ring) >= 3 else None
+            if poly:
+                out.append(poly)
     return out
+
+
+def _whole_box(in_image: shapely.Geometry) -> tuple[float, float, float, float]:
+    """Whole-pixel box around the garment's in-image geometry (occluded parts included),
+    rounded outwards; it stays inside [0, size] because `in_image` does."""
+    x0, y0, x1, y1 = in_image.bounds
+    return (
+        float(math.floor(x0)),
+        float(math.floor(y0)),
+        float(math.ceil(x1)),
+        float(math.ceil(y1)),
+    )
 
 
 def _landmarks(layer: GarmentLayer, cover: shapely.Geometry, size: int) -> np.ndarray:
@@ -310,29 +356,111 @@ def annotate(scene: Scene, size: int) -> list[tuple[int, Garment]]:
             MIN_VISIBLE_IMAGE_FRACTION * size * size, MIN_VISIBLE_OWN_FRACTION * full.area
         ):
             continue
-        seg = _segmentation(visible)
+        seg = _segmentation(visible, layer.closed_int)
         if not seg:
             continue
-        bounds = MultiPolygon([Polygon(np.reshape(p, (-1, 2))) for p in seg]).bounds
-        bbox = tuple(round(float(b), 2) for b in bounds)
+        bbox = _whole_box(in_image)
         box_area = (bbox[2] - bbox[0]) * (bbox[3] - bbox[1])
         out.append(
             (
                 i,
                 Garment(
                     category_id=layer.style.category_id,
-                    bbox=bbox,  # type: ignore[arg-type]
+                    bbox=bbox,
                     landmarks=_landmarks(layer, cover, size),
                     segmentation=seg,
                     style=layer.style.style,
-                    scale=_level(box_area / (size * size), (0.10, 0.40)),
-                    occlusion=_level(1.0 - visible.area / max(in_image.area, 1e-9), (0.2, 0.5)),
-                    zoom_in=_level(1.0 - in_image.area / max(full.area, 1e-9), (0.05, 0.3)),
+                    scale=_level(box_area / (size * size), SCALE_THRESHOLDS),
+                    occlusion=_level(
+                        1.0 - visible.area / max(in_image.area, 1e-9), OCCLUSION_THRESHOLDS
+                    ),
+                    zoom_in=_level(1.0 - in_image.area / max(full.area, 1e-9), ZOOM_THRESHOLDS),
                     viewpoint=layer.viewpoint,
                 ),
             )
         )
     return out
+
+
+# ----------------------------------------------------------------------------- difficulty mix
+
+ATTRIBUTES = ("scale", "occlusion", "zoom_in", "viewpoint")
+Shares = tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class DifficultyMix:
+    """Target shares of the levels 1/2/3 of each DeepFashion2 attribute over all annotated items.
+
+    The default is the real DeepFashion2 mix (the paper's statistics figure): scale
+    small/moderate/large 26/50/24 %, occlusion slight/medium/heavy 47/47/6 %, zoom_in
+    no/medium/large 67/21/12 %, viewpoint no wear/frontal/side-or-back 7/78/15 %.  Shares are
+    normalised to sum to 1.
+
+    The generator never writes a drawn level as a label: it draws a *target* level of each
+    attribute per garment from these shares and builds the scene to have it (garment size for
+    scale, the crop for zoom_in, occluding shapes for occlusion, the pose for viewpoint); the
+    labels are then computed from the geometry.  Garments of one image share a pose and a crop,
+    and occluders of one garment also cover those below it, so the measured mix is near the
+    target (within a few points for the real mix), not equal to it.
+    """
+
+    scale: Shares = (0.26, 0.50, 0.24)
+    occlusion: Shares = (0.47, 0.47, 0.06)
+    zoom_in: Shares = (0.67, 0.21, 0.12)
+    viewpoint: Shares = (0.07, 0.78, 0.15)
+
+    def __post_init__(self) -> None:
+        for name in ATTRIBUTES:
+            raw = getattr(self, name)
+            try:
+                p = tuple(float(x) for x in raw)
+            except (TypeError, ValueError):
+                raise ValueError(f"mix {name}: need 3 numbers, got {raw!r}") from None
+            total = sum(p)
+            if len(p) != 3 or min(p) < 0 or not math.isfinite(total) or total <= 0:
+                raise ValueError(f"mix {name}: need 3 non-negative shares with a positive sum")
+            object.__setattr__(self, name, tuple(x / total for x in p))
+
+    def draw(self, rng: np.random.Generator, name: str) -> int:
+        """A target level 1..3 of attribute `name`."""
+        return int(rng.choice(3, p=getattr(self, name))) + 1
+
+
+#: Named mixes of `generate_dataset(mix=...)` and ``fashionvision synth --mix``.  "easy" is about
+#: what this generator made before it followed the real mix (few occluded, cropped or side views).
+MIXES: dict[str, DifficultyMix] = {
+    "real": DifficultyMix(),
+    "easy": DifficultyMix(
+        scale=(0.15, 0.60, 0.25),
+        occlusion=(0.85, 0.13, 0.02),
+        zoom_in=(0.80, 0.17, 0.03),
+        viewpoint=(0.30, 0.60, 0.10),
+    ),
+}
+
+
+def load_mix(spec: str | Path | DifficultyMix | None) -> DifficultyMix:
+    """A mix from a name in `MIXES`, or a YAML/JSON file of shares, e.g.
+    ``{"occlusion": [0.8, 0.15, 0.05]}`` (attributes left out keep the real shares); None: real."""
+    if spec is None:
+        return MIXES["real"]
+    if isinstance(spec, DifficultyMix):
+        return spec
+    if str(spec) in MIXES:
+        return MIXES[str(spec)]
+    path = Path(spec)
+    if not path.is_file():
+        raise ValueError(f"mix {str(spec)!r}: neither one of {sorted(MIXES)} nor a file")
+    import yaml
+
+    try:
+        obj = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not YAML/JSON ({exc})") from None
+    if not isinstance(obj, dict) or set(obj) - set(ATTRIBUTES):
+        raise ValueError(f"{path}: need a mapping with keys among {', '.join(ATTRIBUTES)}")
+    return DifficultyMix(**{k: tuple(v) if isinstance(v, list) else v for k, v in obj.items()})
 
 
 # ----------------------------------------------------------------------------- scenes
@@ -342,6 +470,43 @@ def annotate(scene: Scene, size: int) -> list[tuple[int, Garment]]:
 _FIRST_WEIGHTS = np.array([1.0] * 6 + [0.1] * 3 + [1.05] * 4)
 # Width of each category in the outfit frame relative to a top's width (trousers are narrower).
 _OUTFIT_WIDTH = {7: 0.65, 8: 0.65, 9: 0.7}
+# What the scene builder aims at for each target level (inside the label's thresholds, away
+# from them): box area fraction (scale), share of the box's side cut by the image border
+# (zoom_in) and covered share of the in-image garment (occlusion).
+_SCALE_AIM = {1: (0.025, 0.092), 2: (0.115, 0.37), 3: (0.43, 0.85)}
+_ZOOM_AIM = {1: (0.0, 0.0), 2: (0.08, 0.26), 3: (0.36, 0.6)}
+_OCCLUSION_AIM = {1: (0.03, 0.14), 2: (0.24, 0.45), 3: (0.55, 0.7)}
+_PLACEMENT_TRIES = 10
+_SKIN = ((241, 194, 125), (224, 172, 105), (198, 134, 66), (141, 85, 36), (255, 219, 172))
+_HAIR = ((25, 18, 12), (70, 45, 25), (120, 80, 40), (200, 170, 110))
+
+
+@dataclass(frozen=True)
+class _Targets:
+    """Levels the scene builder aims at for one garment (never written as labels)."""
+
+    scale: int
+    occlusion: int
+    zoom_in: int
+    viewpoint: int
+
+
+@dataclass(frozen=True)
+class _Pose:
+    """Rotation (degrees), perspective tilt, back view, and whether the garments are worn."""
+
+    angle: float
+    persp: tuple[float, float]
+    back: bool
+    worn: bool
+
+    @property
+    def viewpoint(self) -> int:
+        """1 no wear; 3 a back view, rotation > 25 degrees or perspective > 0.2; else 2."""
+        if not self.worn:
+            return 1
+        strong = self.back or abs(self.angle) > 25 or max(map(abs, self.persp)) > 0.2
+        return 3 if strong else 2
 
 
 def _pair_styles(rng: np.random.Generator) -> list[Style]:
@@ -360,19 +525,250 @@ def _item_frame(width: float, cx: float, top_y: float) -> np.ndarray:
     return np.array([[width, 0, cx - 0.5 * width], [0, width, top_y], [0, 0, 1.0]])
 
 
-def _shop_scene(rng: np.random.Generator, styles: list[Style], size: int) -> Scene:
-    """Clean background, items lying flat, frontal, centred (side by side when there are two)."""
-    grey = int(rng.integers(215, 251))
-    scene = Scene("shop", tuple(int(np.clip(grey + d, 0, 255)) for d in rng.integers(-8, 9, 3)))
-    n = len(styles)
-    for k, st in enumerate(styles):
-        t = TEMPLATES[st.category_id]
-        side = size * (rng.uniform(0.6, 0.85) if n == 1 else rng.uniform(0.42, 0.5))
-        cx = size * ((0.5 if n == 1 else 0.27 + 0.46 * k) + rng.uniform(-0.03, 0.03))
-        cy = size * (0.5 + rng.uniform(-0.04, 0.04))
-        h = _similarity(side, rng.uniform(-3, 3), cx, cy) @ _centering(t)
-        scene.layers.append(GarmentLayer(st, h, viewpoint=1))
-    return scene
+def _draw_targets(rng: np.random.Generator, mix: DifficultyMix) -> _Targets:
+    return _Targets(*(mix.draw(rng, name) for name in ATTRIBUTES))
+
+
+def _draw_pose(rng: np.random.Generator, viewpoint: int, source: Source, allow_back: bool) -> _Pose:
+    """A pose whose viewpoint rule gives `viewpoint`: lying flat (1), worn and mildly turned
+    (2), or worn and seen from the back, from the side (strong perspective) or, in user images
+    only, strongly rotated (3)."""
+    if viewpoint == 1:
+        return _Pose(float(rng.uniform(-3, 3)), (0.0, 0.0), False, False)
+    angle = float(np.clip(rng.normal(0, 7), -18, 18))
+    persp = rng.uniform(-0.12, 0.12, 2) if rng.random() < 0.4 else np.zeros(2)
+    back = False
+    if viewpoint == 3:
+        kinds = ["side"] + (["back"] if allow_back else []) + (["tilt"] if source == "user" else [])
+        kind = kinds[int(rng.integers(len(kinds)))]
+        sign = 1.0 if rng.random() < 0.5 else -1.0
+        if kind == "back":
+            back = True
+        elif kind == "side":
+            persp[0] = sign * rng.uniform(0.22, 0.35)
+        else:
+            angle = sign * float(rng.uniform(27, 40))
+    return _Pose(angle, (float(persp[0]), float(persp[1])), back, True)
+
+
+def _layout(rng: np.random.Generator, styles: list[Style], worn: bool) -> list[np.ndarray]:
+    """Per garment: unit template frame -> layout frame (centred on the origin).
+
+    Worn: one person, the top above with its hem over the bottom's waist (bottoms first in the
+    list, so drawn below).  Flat: the garments lying side by side, centred vertically."""
+    sizes = [
+        (_OUTFIT_WIDTH.get(st.category_id, 1.0), TEMPLATES[st.category_id].height) for st in styles
+    ]
+    mats = []
+    if worn:
+        tops = [
+            w * h for st, (w, h) in zip(styles, sizes, strict=True) if st.category_id not in BOTTOMS
+        ]
+        bots = [
+            w * h for st, (w, h) in zip(styles, sizes, strict=True) if st.category_id in BOTTOMS
+        ]
+        y_bottom = 0.0
+        if tops and bots:
+            y_bottom = tops[0] - rng.uniform(0.08, 0.15) * min(tops[0], bots[0])
+        extent = 0.0
+        for st, (w, h) in zip(styles, sizes, strict=True):
+            y = y_bottom if st.category_id in BOTTOMS else 0.0
+            mats.append(_item_frame(w, 0.0, y))
+            extent = max(extent, y + w * h)
+        shift = np.array([[1.0, 0, 0], [0, 1.0, -extent / 2], [0, 0, 1.0]])
+    else:
+        gap, x = 0.12, 0.0
+        for w, h in sizes:
+            mats.append(_item_frame(w, x + w / 2, -w * h / 2))
+            x += w + gap
+        shift = np.array([[1.0, 0, -(x - gap) / 2], [0, 1.0, 0], [0, 0, 1.0]])
+    return [shift @ m for m in mats]
+
+
+def _pose_matrix(pose: _Pose, mats: list[np.ndarray], styles: list[Style]) -> np.ndarray:
+    """Layout frame -> pose frame (before pixel scale and shift): mirror, tilt, rotation."""
+    pts = np.vstack(
+        [apply_h(m, TEMPLATES[st.category_id].outline) for m, st in zip(mats, styles, strict=True)]
+    )
+    half = max(1e-6, float(np.abs(pts).max()))
+    return (
+        _similarity(1.0, pose.angle, 0.0, 0.0)
+        @ _perspective(pose.persp[0] / half, pose.persp[1] / half)
+        @ np.diag([-1.0 if pose.back else 1.0, 1.0, 1.0])
+    )
+
+
+def _placement_score(
+    outlines: list[np.ndarray], targets: list[_Targets], px: float, c: np.ndarray, size: int
+) -> int:
+    """How many garments' scale and zoom_in levels at pixel scale `px` and shift `c` equal their
+    targets (the first garment counts twice)."""
+    frame = box(0, 0, size, size)
+    score = 0
+    for k, (q, t) in enumerate(zip(outlines, targets, strict=True)):
+        full = shapely.make_valid(Polygon(q * px + c))
+        inside = full.intersection(frame)
+        if inside.area < MIN_VISIBLE_IMAGE_FRACTION * size * size:
+            continue
+        x0, y0, x1, y1 = inside.bounds
+        hit = int(_level((x1 - x0) * (y1 - y0) / size**2, SCALE_THRESHOLDS) == t.scale)
+        hit += int(_level(1 - inside.area / max(full.area, 1e-9), ZOOM_THRESHOLDS) == t.zoom_in)
+        score += hit * (2 if k == 0 else 1)
+    return score
+
+
+def _place(
+    rng: np.random.Generator, outlines: list[np.ndarray], targets: list[_Targets], size: int
+) -> tuple[float, np.ndarray]:
+    """Pixel scale and shift of a group of garments (pose-frame outlines): aimed at the first
+    garment's scale and zoom_in targets; the best of a few tries over all garments' targets."""
+    lo, hi = outlines[0].min(0), outlines[0].max(0)
+    bw, bh = np.maximum(hi - lo, 1e-6)
+    t = targets[0]
+    best: tuple[int, float, np.ndarray] | None = None
+    perfect = 2 * len(outlines) + 2
+    for _ in range(_PLACEMENT_TRIES):
+        cut = float(rng.uniform(*_ZOOM_AIM[t.zoom_in]))
+        side = int(rng.choice(4, p=[0.4, 0.2, 0.2, 0.2]))  # cut at the bottom, top, left, right
+        f = float(rng.uniform(*_SCALE_AIM[t.scale]))
+        px = size * math.sqrt(f / (bw * bh * (1.0 - cut)))
+        c = np.zeros(2)
+        for axis in (0, 1):
+            a, b = px * lo[axis], px * hi[axis]
+            cut_here = cut > 0 and (axis == 1) == (side < 2)
+            if cut_here:
+                extra = cut * (b - a)
+                low_side = side in (1, 2)  # the top or the left border cuts
+                c[axis] = -a - extra if low_side else size + extra - b
+            elif b - a <= size:
+                c[axis] = rng.uniform(-a, size - b)
+            else:
+                c[axis] = size / 2 - (a + b) / 2
+        score = _placement_score(outlines, targets, px, c, size)
+        if best is None or score > best[0]:
+            best = (score, px, c)
+        if score == perfect:
+            break
+    assert best is not None
+    return best[1], best[2]
+
+
+def _garment_group(
+    rng: np.random.Generator,
+    styles: list[Style],
+    targets: list[_Targets],
+    pose: _Pose,
+    size: int,
+) -> list[GarmentLayer]:
+    """Garments laid out (worn or flat), posed and placed in the image; layers back to front."""
+    mats = _layout(rng, styles, pose.worn)
+    pm = _pose_matrix(pose, mats, styles)
+    outlines = [
+        apply_h(pm @ m, TEMPLATES[st.category_id].outline)
+        for m, st in zip(mats, styles, strict=True)
+    ]
+    first = int(rng.integers(len(styles)))  # the garment whose targets the placement aims at
+    order = [first] + [k for k in range(len(styles)) if k != first]
+    px, c = _place(rng, [outlines[k] for k in order], [targets[k] for k in order], size)
+    to_px = np.array([[px, 0.0, c[0]], [0.0, px, c[1]], [0.0, 0.0, 1.0]])
+    return [
+        GarmentLayer(
+            st,
+            to_px @ pm @ m,
+            back_view=pose.back,
+            viewpoint=pose.viewpoint,
+            closed_int=bool(rng.random() < CLOSED_INT_SHARE),
+        )
+        for st, m in zip(styles, mats, strict=True)
+    ]
+
+
+def _occluder_shape(rng: np.random.Generator) -> np.ndarray:
+    """A unit-size ellipse, bar (arm-like) or rectangle (bag-like) polygon, randomly rotated."""
+    kind = int(rng.integers(3))
+    if kind == 0:
+        t = np.linspace(0, 2 * math.pi, 24, endpoint=False)
+        local = np.c_[np.cos(t), rng.uniform(0.5, 1.0) * np.sin(t)]
+    else:
+        w = rng.uniform(0.25, 0.4) if kind == 1 else rng.uniform(0.6, 1.0)
+        local = np.array([[-1.0, -w], [1.0, -w], [1.0, w], [-1.0, w]])
+    rot = rng.uniform(0, math.pi)
+    cs, sn = math.cos(rot), math.sin(rot)
+    return local @ np.array([[cs, sn], [-sn, cs]])
+
+
+def _fit_occluder(
+    rng: np.random.Generator, layer: GarmentLayer, visible: shapely.Geometry, goal: float
+) -> np.ndarray | None:
+    """An occluder polygon (pixels) over `visible` covering about `goal` of its area
+    (bisection on the shape's size), centred on a visible landmark or inside the part."""
+    xy = apply_h(layer.h, TEMPLATES[layer.style.category_id].landmarks)
+    seen = xy[shapely.contains_xy(visible, xy[:, 0], xy[:, 1])]
+    if len(seen):
+        center = seen[int(rng.integers(len(seen)))]
+    else:
+        p = visible.representative_point()
+        center = np.array([p.x, p.y])
+    shape = _occluder_shape(rng)
+    x0, y0, x1, y1 = visible.bounds
+    lo, hi = 0.0, 1.5 * max(x1 - x0, y1 - y0)
+    area = visible.area
+    best = None
+    for _ in range(9):
+        mid = 0.5 * (lo + hi)
+        poly = shape * mid + center
+        got = visible.intersection(shapely.make_valid(Polygon(poly))).area / area
+        best = poly
+        if got < goal:
+            lo = mid
+        else:
+            hi = mid
+    return best
+
+
+def _occlude(
+    rng: np.random.Generator,
+    layers: list[Layer],
+    targets: dict[int, _Targets],
+    size: int,
+    p_random: float,
+) -> list[ShapeLayer]:
+    """Occluding shapes, drawn on top, that bring each garment (topmost first) to its occlusion
+    target where what lies above it does not already; coloured like skin or hair (a model's
+    arms, hands, hair) or, with probability `p_random`, randomly (bags, objects)."""
+    frame = box(0, 0, size, size)
+    geoms = [_layer_geometry(layer) for layer in layers]
+    added: list[ShapeLayer] = []
+    for i in sorted(targets, reverse=True):
+        layer, want = layers[i], targets[i].occlusion
+        assert isinstance(layer, GarmentLayer)
+        full = geoms[i]
+        in_image = full.intersection(frame)
+        if in_image.area < MIN_VISIBLE_IMAGE_FRACTION * size * size:
+            continue
+        above = geoms[i + 1 :] + [Polygon(s.polygon) for s in added]
+        cover = unary_union(above) if above else Polygon()
+        visible = in_image.difference(cover) if not cover.is_empty else in_image
+        covered = 1.0 - visible.area / in_image.area
+        if _level(covered, OCCLUSION_THRESHOLDS) >= want or (want == 1 and rng.random() < 0.6):
+            continue
+        lo, hi = _OCCLUSION_AIM[want]
+        # Keep 30 % of the whole garment visible, so that it stays annotated.
+        hi = min(hi, 1.0 - 0.3 * full.area / in_image.area)
+        lo = max(lo, covered + 0.02)
+        if hi <= lo:
+            continue
+        goal = float(rng.uniform(lo, hi))
+        poly = _fit_occluder(rng, layer, visible, (goal - covered) / (1.0 - covered))
+        if poly is None:
+            continue
+        if rng.random() < p_random:
+            color = tuple(int(v) for v in rng.integers(0, 256, 3))
+        else:
+            palette = _SKIN + _HAIR
+            color = palette[int(rng.integers(len(palette)))]
+        added.append(ShapeLayer(poly, color))  # type: ignore[arg-type]
+    return added
 
 
 def _random_shape(rng: np.random.Generator, center: np.ndarray, radius: float) -> np.ndarray:
@@ -388,73 +784,65 @@ def _random_shape(rng: np.random.Generator, center: np.ndarray, radius: float) -
     return local @ np.array([[c, s], [-s, c]]) + center
 
 
-def _outfit_layers(rng: np.random.Generator, styles: list[Style], size: int) -> list[GarmentLayer]:
-    """Garments worn by one person: bottom first, the top's hem over its waist; random pose."""
-    order = sorted(styles, key=lambda st: st.category_id not in BOTTOMS)
-    frames = []
-    for st in order:
-        t = TEMPLATES[st.category_id]
-        width = _OUTFIT_WIDTH.get(st.category_id, 1.0)
-        frames.append((st, width, t.height * width))
-    # Stack: the top above, overlapping 15 % of its height into the bottom's waist.
-    tops = [f for f in frames if f[0].category_id not in BOTTOMS]
-    top_h = tops[0][2] if tops and len(frames) > 1 else 0.0
-    mats, extent = [], 0.0
-    for st, width, h in frames:
-        y = top_h * 0.85 if st.category_id in BOTTOMS and len(frames) > 1 else 0.0
-        mats.append(_item_frame(width, 0.0, y))
-        extent = max(extent, y + h)
-    recenter = np.array([[1.0, 0, 0], [0, 1.0, -extent / 2], [0, 0, 1.0]])
-    small = rng.random() < 0.15
-    px_per_unit = size * (rng.uniform(0.3, 0.5) if small else rng.uniform(0.55, 1.3)) / extent
-    angle = float(np.clip(rng.normal(0, 12), -40, 40))
-    persp = rng.uniform(-0.3, 0.3, 2) if rng.random() < 0.4 else np.zeros(2)
-    back = rng.random() < 0.15 and all(TEMPLATES[s.category_id].allow_back_view for s in styles)
-    center = size * (0.5 + rng.uniform(-0.2, 0.2, 2))
-    glob = (
-        _similarity(px_per_unit, angle, *center)
-        @ _perspective(*(persp / (extent / 2)))
-        @ np.diag([-1.0 if back else 1.0, 1.0, 1.0])
-        @ recenter
-    )
-    strong = back or abs(angle) > 25 or float(np.abs(persp).max()) > 0.2
-    return [
-        GarmentLayer(st, glob @ m, back_view=back, viewpoint=3 if strong else 2)
-        for (st, _, _), m in zip(frames, mats, strict=True)
-    ]
+def _covered_share(layer_geom: shapely.Geometry, by: shapely.Geometry, size: int) -> float:
+    inside = layer_geom.intersection(box(0, 0, size, size))
+    if inside.area <= 0:
+        return 0.0
+    return inside.intersection(by).area / inside.area
 
 
-def _user_scene(rng: np.random.Generator, styles: list[Style], size: int) -> Scene:
-    """A worn outfit with clutter, maybe a distractor garment (style 0) and occluding shapes."""
-    scene = Scene("user", tuple(int(c) for c in rng.integers(0, 256, 3)))
-    for _ in range(int(rng.integers(2, 7))):
-        scene.clutter.append(
-            ShapeLayer(
-                _random_shape(rng, rng.uniform(0, size, 2), size * rng.uniform(0.05, 0.25)),
-                tuple(int(c) for c in rng.integers(0, 256, 3)),
+def _scene(
+    rng: np.random.Generator,
+    source: Source,
+    styles: list[Style],
+    size: int,
+    mix: DifficultyMix,
+) -> Scene:
+    """One shop or user image of `styles`.  Both sources follow `mix`; shop images have a clean
+    background and body-coloured occluders (the model's arms, hair), user images clutter, random
+    occluders and, half of the time, a distractor garment (style 0) of a bystander."""
+    if source == "shop":
+        grey = int(rng.integers(215, 251))
+        bg = tuple(int(np.clip(grey + d, 0, 255)) for d in rng.integers(-8, 9, 3))
+        scene = Scene("shop", bg)  # type: ignore[arg-type]
+    else:
+        scene = Scene("user", tuple(int(c) for c in rng.integers(0, 256, 3)))  # type: ignore[arg-type]
+        for _ in range(int(rng.integers(2, 7))):
+            scene.clutter.append(
+                ShapeLayer(
+                    _random_shape(rng, rng.uniform(0, size, 2), size * rng.uniform(0.05, 0.25)),
+                    tuple(int(c) for c in rng.integers(0, 256, 3)),  # type: ignore[arg-type]
+                )
             )
-        )
-    shown = styles if rng.random() < 0.85 else [styles[int(rng.integers(len(styles)))]]
-    layers: list[Layer] = list(_outfit_layers(rng, shown, size))
-    if rng.random() < 0.5:
+    # Bottoms first: a worn top covers the waist of the bottom.
+    styles = sorted(styles, key=lambda st: st.category_id not in BOTTOMS)
+    targets = [_draw_targets(rng, mix) for _ in styles]
+    allow_back = all(TEMPLATES[st.category_id].allow_back_view for st in styles)
+    pose = _draw_pose(rng, targets[0].viewpoint, source, allow_back)
+    layers: list[Layer] = list(_garment_group(rng, styles, targets, pose, size))
+    layer_targets = dict(enumerate(targets))
+    if source == "user" and rng.random() < 0.5:
         cat = int(rng.integers(1, 14))
-        t = TEMPLATES[cat]
-        h = _similarity(
-            size * rng.uniform(0.3, 0.6), rng.uniform(-30, 30), *rng.uniform(0.1, 0.9, 2) * size
-        ) @ _centering(t)
-        distractor = GarmentLayer(Style(cat, 0, random_appearance(rng)), h, viewpoint=2)
-        layers.insert(0 if rng.random() < 0.5 else len(layers), distractor)
-    garments = [g for g in layers if isinstance(g, GarmentLayer)]
-    for _ in range(int(rng.integers(1, 3)) if rng.random() < 0.5 else 0):
-        g = garments[int(rng.integers(len(garments)))]
-        anchor = apply_h(g.h, TEMPLATES[g.style.category_id].landmarks)
-        center = anchor[int(rng.integers(len(anchor)))]
-        layers.append(
-            ShapeLayer(
-                _random_shape(rng, center, size * rng.uniform(0.06, 0.16)),
-                tuple(int(c) for c in rng.integers(0, 256, 3)),
-            )
+        st = Style(cat, 0, random_appearance(rng))
+        t = _draw_targets(rng, mix)
+        p = _draw_pose(rng, t.viewpoint, source, TEMPLATES[cat].allow_back_view)
+        [distractor] = _garment_group(rng, [st], [t], p, size)
+        # In front unless it would cover an outfit garment beyond that garment's target.
+        geom = _layer_geometry(distractor)
+        front = rng.random() < 0.5 and all(
+            _level(_covered_share(_layer_geometry(g), geom, size), OCCLUSION_THRESHOLDS)
+            <= layer_targets[k].occlusion
+            for k, g in enumerate(layers)
         )
+        if front:
+            layer_targets[len(layers)] = t
+            layers.append(distractor)
+        else:
+            layer_targets = {k + 1: v for k, v in layer_targets.items()}
+            layer_targets[0] = t
+            layers.insert(0, distractor)
+    p_random = 0.1 if source == "shop" else 0.6  # else a skin or hair colour
+    layers += _occlude(rng, layers, layer_targets, size, p_random)
     scene.layers = layers
     return scene
 
@@ -483,13 +871,17 @@ class PairJob:
     n_user: int
     seed: int
     size: int
+    mix: DifficultyMix = field(default_factory=DifficultyMix)
 
 
 def _pair_scenes(job: PairJob) -> list[Scene]:
     rng = np.random.default_rng([job.seed, job.split_index, job.pair_index])
     styles = _pair_styles(rng)
-    scenes = [_shop_scene(rng, g, job.size) for g in _shop_groups(rng, styles, job.n_shop)]
-    scenes += [_user_scene(rng, styles, job.size) for _ in range(job.n_user)]
+    groups = _shop_groups(rng, styles, job.n_shop)
+    scenes = [_scene(rng, "shop", g, job.size, job.mix) for g in groups]
+    for _ in range(job.n_user):
+        shown = styles if rng.random() < 0.85 else [styles[int(rng.integers(len(styles)))]]
+        scenes.append(_scene(rng, "user", shown, job.size, job.mix))
     return scenes
 
 
@@ -535,7 +927,12 @@ def _write_pair(job: PairJob) -> int:
 
 
 def plan_split(
-    split_dir: str | Path, n_images: int, seed: int, split_index: int, size: int
+    split_dir: str | Path,
+    n_images: int,
+    seed: int,
+    split_index: int,
+    size: int,
+    mix: DifficultyMix | None = None,
 ) -> list[PairJob]:
     """Cut `n_images` ids 1..n into pairs of 1-2 shop and 1-3 user images (last pair truncated)."""
     rng = np.random.default_rng([seed, split_index])
@@ -545,7 +942,19 @@ def plan_split(
         left = n_images - next_id + 1
         n_shop = min(n_shop, left)
         n_user = min(n_user, left - n_shop)
-        jobs.append(PairJob(str(split_dir), split_index, k, next_id, n_shop, n_user, seed, size))
+        jobs.append(
+            PairJob(
+                str(split_dir),
+                split_index,
+                k,
+                next_id,
+                n_shop,
+                n_user,
+                seed,
+                size,
+                mix or MIXES["real"],
+            )
+        )
         next_id += n_shop + n_user
         k += 1
     return jobs
@@ -558,21 +967,25 @@ def generate_dataset(
     seed: int,
     size: int = 256,
     workers: int | None = None,
+    mix: str | Path | DifficultyMix | None = None,
 ) -> None:
     """Write ``out_dir/train`` and ``out_dir/validation`` (``image/*.jpg``, ``annos/*.json``).
 
     `train`/`val` are image counts (ids 1..N per split); `size` is the square image side in
-    pixels; `workers` processes render pairs in parallel (default: up to 2 CPU cores). The output
-    bytes depend only on (train, val, seed, size).
+    pixels; `workers` processes render pairs in parallel (default: up to 2 CPU cores); `mix` the
+    target attribute mix (a `DifficultyMix`, a name in `MIXES` or a YAML/JSON file, see
+    `load_mix`; default the real DeepFashion2 mix). The output bytes depend only on (train, val,
+    seed, size, mix).
     """
     if train < 0 or val < 0 or size < 64:
         raise ValueError("train and val must be >= 0 and size >= 64")
+    target_mix = load_mix(mix)
     jobs: list[PairJob] = []
     for (name, index), n in zip(SPLITS, (train, val), strict=True):
         split_dir = Path(out_dir) / name
         (split_dir / "image").mkdir(parents=True, exist_ok=True)
         (split_dir / "annos").mkdir(parents=True, exist_ok=True)
-        jobs += plan_split(split_dir, n, seed, index, size)
+        jobs += plan_split(split_dir, n, seed, index, size, target_mix)
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
     if workers <= 1 or len(jobs) < 8:
         for job in jobs:
