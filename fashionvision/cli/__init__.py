@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "convert",
     "evaluate",
     "evaluate_retrieval",
+    "analyze",
     "train",
     "predict",
     "retrieve",

@@ -31,7 +31,7 @@ re-run per subset.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -251,6 +251,23 @@ def evaluate_coco(
     plus ``per_category[name][key]`` and ``subsets[attribute][value name]["AP"|"AP50"|"AP75"]``
     when asked.
     """
+    ev, coco_gt = _evaluated(gt, results, task, subsets)
+    params = ev._paramsEval
+    out: dict[str, Any] = _summary(ev.eval, params, task)
+    if per_category:
+        out["per_category"] = {
+            CATEGORY_NAMES.get(cid, str(cid)): _summary(ev.eval, params, task, k)
+            for k, cid in enumerate(params.catIds)
+        }
+    if subsets:
+        out["subsets"] = _subset_summaries(ev, coco_gt.dataset["annotations"], task)
+    return out
+
+
+def _evaluated(
+    gt: dict | str | Path, results: list[dict] | str | Path, task: str, subsets: bool
+) -> tuple[_CachedEval, COCO]:
+    """Load and check `gt` and `results`, run the matching and accumulation once."""
     stat_keys(task)
     gt, gt_origin = _load_gt(gt)
     results, res_origin, rows_name = _load_results(results)
@@ -263,15 +280,25 @@ def evaluate_coco(
     ev = _CachedEval(coco_gt, coco_dt, iou_type, kpt_oks_sigmas=sigmas, print_function=_quiet)
     ev.evaluate()
     ev.accumulate()
-    params = ev._paramsEval
-    out: dict[str, Any] = _summary(ev.eval, params, task)
-    if per_category:
-        out["per_category"] = {
-            CATEGORY_NAMES.get(cid, str(cid)): _summary(ev.eval, params, task, k)
-            for k, cid in enumerate(params.catIds)
-        }
-    if subsets:
-        out["subsets"] = _subset_summaries(ev, coco_gt.dataset["annotations"], task)
+    return ev, coco_gt
+
+
+def evaluate_coco_ignoring(
+    gt: dict | str | Path,
+    results: list[dict] | str | Path,
+    task: Task,
+    ignore: Mapping[str, Collection[int]],
+) -> dict[str, dict[str, float]]:
+    """`evaluate_coco`'s summary numbers once per entry of `ignore`: ``{name: stats}``, each
+    against the full GT with the annotation ids ``ignore[name]`` marked ignore (the subset rule of
+    this module's docstring; an empty collection gives the plain numbers).  The IoUs are computed
+    once and only the matching is re-run, so any subset definition (e.g. the image ``source``,
+    which is not one of the paper's four attributes) gets the same rule as the subset table."""
+    ev, _ = _evaluated(gt, results, task, subsets=False)
+    out: dict[str, dict[str, float]] = {}
+    for name, ids in ignore.items():
+        acc = ev.evaluate_with_ignore(set(ids)) if ids else ev.eval
+        out[name] = _summary(acc, ev._paramsEval, task)
     return out
 
 
