@@ -4,8 +4,9 @@ evaluate all four tasks on its validation split (the evaluation pipeline of
 
     python benchmarks/bench_train_tiny.py --out /tmp/bench --train 1200 --val 300 --epochs 6
 
-Steps that already have their output in `--out` are skipped (data/, run/model_final.pt), so the
-evaluation can be re-run on a finished training.  Writes `--out/metrics.json`.
+It also writes the error analysis of `fashionvision analyze` to `--out/analysis/` and prints its
+tables.  Steps that already have their output in `--out` are skipped (data/, run/model_final.pt),
+so the evaluation can be re-run on a finished training.  Writes `--out/metrics.json`.
 """
 
 from __future__ import annotations
@@ -17,10 +18,14 @@ from pathlib import Path
 
 import torch
 
+from fashionvision.cli.analyze import format_summary, write_analysis
 from fashionvision.config import load_config
+from fashionvision.data.deepfashion2 import load_split
 from fashionvision.data.synthetic import generate_dataset
-from fashionvision.engine.evaluate import evaluate_checkpoint
+from fashionvision.engine.evaluate import evaluate_model
+from fashionvision.engine.inference import model_from_checkpoint
 from fashionvision.engine.trainer import train
+from fashionvision.evaluation.error_analysis import analyze_detections
 from fashionvision.evaluation.tables import format_report
 from fashionvision.io_utils import write_json
 
@@ -65,16 +70,22 @@ def main() -> None:
         train_s = time.perf_counter() - start
 
     start = time.perf_counter()
-    metrics, _, _ = evaluate_checkpoint(
-        run / "model_final.pt", data / "validation", device=torch.device("cpu")
-    )
+    cpu = torch.device("cpu")
+    records = load_split(data / "validation")
+    model, _ = model_from_checkpoint(run / "model_final.pt", cpu)
+    metrics, coco, _ = evaluate_model(model, data / "validation", records, device=cpu)
     assert metrics is not None  # single process: rank 0
     metrics["eval_s"] = round(time.perf_counter() - start, 1)
+    # where the AP goes (the same analysis as `fashionvision analyze`)
+    analysis = {"metrics": metrics, **analyze_detections(records, coco.detections)}
+    write_analysis(analysis, args.out / "analysis")
     if train_s is not None:
         metrics["train_s"] = round(train_s, 1)
     write_json(args.out / "metrics.json", metrics, indent=2)
 
     print(format_report(metrics))
+    print()
+    print(format_summary(analysis))
     print(f"\n{'metric':<18}{'measured':>10}{'target':>10}{'ratio':>8}")
     for (task, key), target in TARGETS:
         value = metrics.get(task, {}).get(key, float("nan"))
