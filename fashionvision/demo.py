@@ -28,6 +28,7 @@ from PIL import Image, ImageDraw, ImageFont
 from fashionvision.config import MAX_DEMO_THREADS, DemoSettings, load_config
 from fashionvision.data.deepfashion2 import load_split
 from fashionvision.data.synthetic import generate_dataset
+from fashionvision.evaluation.error_analysis import analyze_detections
 from fashionvision.evaluation.retrieval import box_iou_pairwise
 from fashionvision.evaluation.subsets import iter_subsets
 from fashionvision.evaluation.tables import format_report
@@ -157,6 +158,8 @@ def run_demo(
     )
     assert metrics is not None  # single process: rank 0
     rows = retrieval.rows.get("detected", []) if retrieval is not None else []
+    # where the AP goes: the analysis of `fashionvision analyze`, on the same detections
+    analysis = analyze_detections(records, coco.detections)
     times["evaluation"] = time.perf_counter() - tic
     log(f"      done in {format_duration(times['evaluation'])}")
 
@@ -209,6 +212,7 @@ def run_demo(
         metrics,
         metrics_csv=run_dir / "metrics.csv",
         finish=lambda: _finish_times(metrics, tic, started),
+        analysis=analysis,
     )
     log(format_report(metrics))
     return metrics
@@ -298,10 +302,12 @@ def write_report(
     num_images: int = 12,
     metrics_csv: Path | None = None,
     finish: Callable[[], None] | None = None,
+    analysis: dict[str, Any] | None = None,
 ) -> None:
     """metrics.json, tables.md, predictions.png, retrieval.png, losses.png (when `metrics_csv`
     exists) and index.html, all written atomically.  ``metrics["run"]`` (optional) describes what
-    ran (see `run_demo`); `finish` is called before metrics.json and index.html are written."""
+    ran (see `run_demo`); `finish` is called before metrics.json and index.html are written.
+    With `analysis` (`analyze_detections`' result) also errors.png and confusion.png."""
     report_dir.mkdir(parents=True, exist_ok=True)
     tables = format_report(metrics, per_category=True)
     atomic_write(report_dir / "tables.md", lambda f: f.write("```\n" + tables + "\n```\n"))
@@ -311,10 +317,23 @@ def write_report(
     curves = loss_plot(metrics_csv) if metrics_csv is not None and metrics_csv.exists() else None
     if curves is not None:
         _save_png(report_dir / "losses.png", curves)
+    if analysis is not None:
+        from fashionvision.viz.plots import draw_analysis_confusion, draw_analysis_errors
+
+        _save_png(report_dir / "errors.png", draw_analysis_errors(analysis))
+        _save_png(report_dir / "confusion.png", draw_analysis_confusion(analysis))
+        write_json(report_dir / "analysis.json", analysis, indent=2)
     if finish is not None:
         finish()
     write_json(report_dir / "metrics.json", metrics, indent=2)
-    page = report_html(metrics, tables, shown, has_losses=curves is not None, rows=len(rows))
+    page = report_html(
+        metrics,
+        tables,
+        shown,
+        has_losses=curves is not None,
+        rows=len(rows),
+        has_analysis=analysis is not None,
+    )
     atomic_write(report_dir / "index.html", lambda f: f.write(page))
 
 
@@ -422,6 +441,7 @@ def report_html(
     *,
     has_losses: bool,
     rows: int,
+    has_analysis: bool = False,
 ) -> str:
     """index.html: what ran, the headline numbers beside references, every table with its
     columns explained, the pictures with their thresholds and colours, the loss curves."""
@@ -541,6 +561,25 @@ def report_html(
         "<img src='retrieval.png' alt='retrieval queries and results'>"
         if rows
         else "<p>No retrieval rows: the model found no garment in the user photos.</p>",
+    ]
+    if has_analysis:
+        parts.append(
+            "<h2>Where the AP goes (error analysis)</h2>"
+            "<p>The AP50 an oracle would gain by fixing one kind of error at a time (TIDE's "
+            "definitions, as <code>fashionvision analyze</code>): <b>cls</b> a garment found "
+            "with the wrong category, <b>loc</b> the right category with a loose box (IoU "
+            "0.1–0.5), <b>both</b> wrong category and loose box, <b>dupe</b> a second detection "
+            "of a garment already found, <b>bkg</b> a detection where there is no garment, "
+            "<b>miss</b> a garment nothing detected. The longest bar is the error to work on; "
+            "one panel for the whole split, one per subset (shop vs user photos, occlusion, "
+            "zoom). Numbers in <a href='analysis.json'>analysis.json</a>.</p>"
+            "<img src='errors.png' alt='AP50 gained by fixing each error type'>"
+            "<p>The confusion matrix counts hard decisions (detections scoring at least 0.5, "
+            "matched at IoU ≥ 0.5): rows are the true category (and background), columns the "
+            "predicted one (and missed).</p>"
+            "<img src='confusion.png' alt='category confusion matrix'>"
+        )
+    parts += [
         "<h2>Training losses</h2>",
     ]
     if has_losses:

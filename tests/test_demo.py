@@ -41,3 +41,9 @@ def test_demo_writes_a_complete_report(tmp_path):
     assert set(run["times_s"]) == {"data", "training", "evaluation", "report"}
     page = (report / "index.html").read_text()
     assert "losses.png" in page and (report / "losses.png").stat().st_size > 0
+    # the error analysis of `fashionvision analyze`, on the demo's own detections
+    assert "Where the AP goes" in page
+    for name in ("errors.png", "confusion.png"):
+        assert name in page and (report / name).stat().st_size > 0, name
+    analysis = json.loads((report / "analysis.json").read_text())
+    assert analysis["bbox"]["overall"]["counts"]["missed"] >= 0

@@ -59,7 +59,7 @@ def garment_keypoints(item: Garment, visible_only: bool = False) -> np.ndarray:
     return kps
 
 
-def _xyxy_to_xywh(box: Sequence[float]) -> list[float]:
+def xyxy_to_xywh(box: Sequence[float]) -> list[float]:
     x1, y1, x2, y2 = (float(v) for v in box)
     return [x1, y1, x2 - x1, y2 - y1]
 
@@ -75,7 +75,7 @@ def garment_to_coco(
 ) -> dict[str, Any]:
     """One COCO annotation dict for `item` of `image` (bbox xywh, 882 keypoint numbers)."""
     kps = garment_keypoints(item, visible_only)
-    x, y, w, h = _xyxy_to_xywh(item.bbox)
+    x, y, w, h = xyxy_to_xywh(item.bbox)
     return {
         "id": ann_id,
         "image_id": image.image_id,
@@ -192,7 +192,7 @@ def detection_to_coco_result(det: Detection) -> dict[str, Any]:
         "image_id": int(det.image_id),
         "category_id": int(det.category_id),
         "score": float(det.score),
-        "bbox": _xyxy_to_xywh(det.bbox),
+        "bbox": xyxy_to_xywh(det.bbox),
     }
     if det.mask is not None:
         row["segmentation"] = _json_rle(det.mask)

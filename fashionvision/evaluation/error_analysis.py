@@ -57,7 +57,11 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from fashionvision.categories import CATEGORY_NAMES, NUM_CATEGORIES
-from fashionvision.data.coco_format import detection_to_coco_result, split_to_coco
+from fashionvision.data.coco_format import (
+    detection_to_coco_result,
+    split_to_coco,
+    xyxy_to_xywh,
+)
 from fashionvision.evaluation.coco_eval import evaluate_coco_ignoring
 from fashionvision.evaluation.subsets import SUBSET_ATTRIBUTES, outside_subset
 from fashionvision.structures import Detection, ImageAnnotation
@@ -482,11 +486,6 @@ def confusion_matrix(
         for g in np.flatnonzero(gt_det < 0):
             out[gt_cls[g] - 1, n] += 1
     return out
-
-
-def xyxy_to_xywh(box: Sequence[float]) -> np.ndarray:
-    x1, y1, x2, y2 = (float(v) for v in box)
-    return np.array([x1, y1, x2 - x1, y2 - y1], dtype=np.float64)
 
 
 # ------------------------------------------------------------------------------------------------

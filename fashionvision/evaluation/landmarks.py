@@ -28,13 +28,12 @@ from typing import Any
 import numpy as np
 
 from fashionvision.categories import CATEGORY_NAMES, NUM_CATEGORIES
-from fashionvision.data.coco_format import detection_to_coco_result, split_to_coco
+from fashionvision.data.coco_format import detection_to_coco_result, split_to_coco, xyxy_to_xywh
 from fashionvision.evaluation.coco_eval import evaluate_coco
 from fashionvision.evaluation.error_analysis import (
     detections_by_image,
     greedy_match,
     pairwise_iou,
-    xyxy_to_xywh,
 )
 from fashionvision.structures import Detection, ImageAnnotation
 
