@@ -68,7 +68,9 @@ def test_cpu_training_is_deterministic_and_resume_takes_the_same_next_step(data_
 
 @pytest.mark.slow
 def test_a_short_run_writes_metrics_eval_and_checkpoints(data_root, tmp_path):
-    trainer = _trainer(data_root, tmp_path, "solver.epochs=1", "train.checkpoint_every=2")
+    trainer = _trainer(
+        data_root, tmp_path, "solver.epochs=1", "train.checkpoint_every=2", "loss.pose=5"
+    )
     state = trainer.fit()
     assert (state.epoch, state.iteration) == (1, trainer.iters_per_epoch)
     names = {p.name for p in tmp_path.iterdir()}
@@ -87,7 +89,7 @@ def test_a_short_run_writes_metrics_eval_and_checkpoints(data_root, tmp_path):
         assert key in row
     weighted = sum(float(row[k]) for k in row if k.startswith("w_loss_"))
     assert float(row["loss"]) == pytest.approx(weighted, rel=1e-5)
-    # λ3 (pose) is 5 in the tiny preset, the other weights 1
+    # λ3 (pose) set to 5 here, the other weights 1
     assert float(row["w_loss_landmark"]) == pytest.approx(5 * float(row["loss_landmark"]), 1e-6)
     assert float(row["w_loss_mask"]) == pytest.approx(float(row["loss_mask"]), rel=1e-6)
     final = load_checkpoint(tmp_path / "model_final.pt", required=("model", "config"))
