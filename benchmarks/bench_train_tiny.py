@@ -20,10 +20,8 @@ import torch
 
 from fashionvision.cli.analyze import format_summary, write_analysis
 from fashionvision.config import load_config
-from fashionvision.data.deepfashion2 import load_split
 from fashionvision.data.synthetic import generate_dataset
-from fashionvision.engine.evaluate import evaluate_model
-from fashionvision.engine.inference import model_from_checkpoint
+from fashionvision.engine.evaluate import evaluate_checkpoint
 from fashionvision.engine.trainer import train
 from fashionvision.evaluation.error_analysis import analyze_detections
 from fashionvision.evaluation.tables import format_report
@@ -71,13 +69,11 @@ def main() -> None:
 
     start = time.perf_counter()
     cpu = torch.device("cpu")
-    records = load_split(data / "validation")
-    model, _ = model_from_checkpoint(run / "model_final.pt", cpu)
-    metrics, coco, _ = evaluate_model(model, data / "validation", records, device=cpu)
+    metrics, coco, _ = evaluate_checkpoint(run / "model_final.pt", data / "validation", device=cpu)
     assert metrics is not None  # single process: rank 0
     metrics["eval_s"] = round(time.perf_counter() - start, 1)
     # where the AP goes (the same analysis as `fashionvision analyze`)
-    analysis = {"metrics": metrics, **analyze_detections(records, coco.detections)}
+    analysis = {"metrics": metrics, **analyze_detections(coco.records, coco.detections)}
     write_analysis(analysis, args.out / "analysis")
     if train_s is not None:
         metrics["train_s"] = round(train_s, 1)

@@ -116,24 +116,21 @@ def format_summary(analysis: Mapping[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fashionvision.data.deepfashion2 import load_split
     from fashionvision.engine.build import resolve_device
-    from fashionvision.engine.evaluate import ProgressBar, evaluate_model
-    from fashionvision.engine.inference import model_from_checkpoint
+    from fashionvision.engine.evaluate import ProgressBar, evaluate_checkpoint
     from fashionvision.evaluation.error_analysis import analyze_detections
 
-    device = resolve_device(args.device, option="--device")
-    model, _ = model_from_checkpoint(args.weights, device)
-    records = load_split(args.split, strict=not args.lenient)
-    metrics, coco, _ = evaluate_model(
-        model,
+    metrics, coco, _ = evaluate_checkpoint(
+        args.weights,
         args.split,
-        records,
-        device=device,
+        device=resolve_device(args.device, option="--device"),
         batch_size=args.batch_size,
+        strict=not args.lenient,
         progress=ProgressBar("inference"),
     )
-    analysis = analyze_detections(records, coco.detections, score_threshold=args.score_threshold)
+    analysis = analyze_detections(
+        coco.records, coco.detections, score_threshold=args.score_threshold
+    )
     analysis = {"metrics": metrics, **analysis}
     written = write_analysis(analysis, args.out)
     print(format_summary(analysis))
