@@ -1,4 +1,8 @@
-"""ResNet + FPN backbones (torchvision `BackboneWithFPN`) with a choice of normalisation layer.
+"""ResNet / SE-ResNet + FPN backbones (torchvision `BackboneWithFPN`) with a choice of
+normalisation layer.
+
+The SE-ResNets (`fashionvision.models.se_resnet`) have no torchvision ImageNet weights: they start
+from random initialisation or from a local state-dict file laid out as that module describes.
 
 Three normalisations:
 
@@ -27,8 +31,11 @@ from torchvision.ops import FrozenBatchNorm2d
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 
 from fashionvision.errors import FashionVisionError
+from fashionvision.models.se_resnet import se_resnet18, se_resnet50, se_resnet101
 
-BackboneName = Literal["resnet18", "resnet34", "resnet50", "resnet101"]
+BackboneName = Literal[
+    "resnet18", "resnet34", "resnet50", "resnet101", "se_resnet18", "se_resnet50", "se_resnet101"
+]
 NormName = Literal["frozen_bn", "bn", "gn"]
 
 _RESNETS: dict[str, Callable[..., torchvision.models.ResNet]] = {
@@ -36,7 +43,12 @@ _RESNETS: dict[str, Callable[..., torchvision.models.ResNet]] = {
     "resnet34": torchvision.models.resnet34,
     "resnet50": torchvision.models.resnet50,
     "resnet101": torchvision.models.resnet101,
+    "se_resnet18": se_resnet18,
+    "se_resnet50": se_resnet50,
+    "se_resnet101": se_resnet101,
 }
+# Architectures that torchvision serves no weights for: a weight name is refused for them.
+_WITHOUT_TORCHVISION_WEIGHTS = frozenset(name for name in _RESNETS if name.startswith("se_"))
 # From the last stage to the first: `trainable_layers=k` leaves the first k of these trainable.
 _STAGES = ("layer4", "layer3", "layer2", "layer1", "conv1")
 _GN_GROUPS = 32
@@ -66,8 +78,14 @@ def resolve_weight_name(weights: str, name: str) -> torchvision.models.WeightsEn
 
     Accepts what users write: the member alone (``IMAGENET1K_V1``, ``DEFAULT``) or the full enum
     name (``ResNet50_Weights.IMAGENET1K_V1``); a member of another architecture's enum is an error
-    (its tensors would not fit).
+    (its tensors would not fit).  The SE-ResNets have no torchvision weights at all: any name is
+    refused for them, pointing at a local state-dict file instead.
     """
+    if name in _WITHOUT_TORCHVISION_WEIGHTS:
+        raise FashionVisionError(
+            f"model.weights: {weights!r} is not a file, and torchvision has no ImageNet weights "
+            f"for {name}; give a local state-dict file (key layout: fashionvision.models.se_resnet)"
+        )
     enum = torchvision.models.get_model_weights(name)
     try:
         return enum.verify(weights)
@@ -80,8 +98,9 @@ def resolve_weight_name(weights: str, name: str) -> torchvision.models.WeightsEn
 
 
 def _load_weights(body: nn.Module, weights: str, name: str) -> None:
-    """Load ImageNet weights into a bare torchvision ResNet: a torchvision weight name (see
-    `resolve_weight_name`; downloaded on first use) or a local state-dict file."""
+    """Load ImageNet weights into a bare (SE-)ResNet: a torchvision weight name (see
+    `resolve_weight_name`; downloaded on first use; not for SE-ResNets) or a local state-dict
+    file."""
     path = Path(weights)
     if path.suffix in {".pth", ".pt", ".bin"} or path.exists():
         if not path.is_file():
@@ -113,14 +132,15 @@ def build_backbone(
     """A ResNet-FPN backbone: `images [B,3,H,W]` -> OrderedDict of `[B, fpn_channels, H/s, W/s]`.
 
     Args:
-        name: ResNet depth.
+        name: ResNet depth, ``resnetN`` or ``se_resnetN`` (squeeze-and-excitation blocks).
         norm: normalisation of the ResNet (and of the FPN when "gn"); see the module docstring.
         fpn_channels: channels of every FPN output level.
         trainable_layers: how many stages, counted from layer4 back to conv1, receive gradients
             (0-5). ``None`` = 5 when training from scratch (`weights` None) and 3 otherwise.
         weights: None (random init; nothing is downloaded), a torchvision weight name such as
             ``"IMAGENET1K_V1"``, ``"DEFAULT"`` or ``"ResNet50_Weights.IMAGENET1K_V1"`` (downloaded
-            by torchvision on first use) or a path to a ResNet state dict.
+            by torchvision on first use; plain ResNets only) or a path to a state dict of the
+            ResNet (layout of SE-ResNets: `fashionvision.models.se_resnet`).
     """
     if name not in _RESNETS:
         raise FashionVisionError(
@@ -131,7 +151,7 @@ def build_backbone(
     if not 0 <= trainable_layers <= 5:
         raise FashionVisionError(f"model.trainable_layers: must be in 0..5, got {trainable_layers}")
     norm_layer = norm_layer_for(norm)
-    body = _RESNETS[name](weights=None, norm_layer=norm_layer)
+    body = _RESNETS[name](norm_layer=norm_layer)  # random init: weights are loaded below
     if weights is not None:
         _load_weights(body, weights, name)
 
