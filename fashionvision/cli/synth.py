@@ -1,14 +1,21 @@
-"""`fashionvision synth OUT --train N --val M --seed S [--size PX] [--mix real|easy|FILE]`: write a
-synthetic data set.
+"""`fashionvision synth OUT --train N --val M [--test K] --seed S [--size PX] [--mix real|easy|FILE]
+[--format deepfashion2|deepfashion]`: write a synthetic data set.
 
-``--mix`` sets the target shares of the attribute levels (scale, occlusion, zoom_in, viewpoint):
-``real`` (default) the real DeepFashion2 mix, ``easy`` fewer occluded, cropped and side views, or
-a YAML/JSON file such as ``{occlusion: [0.8, 0.15, 0.05]}`` (attributes left out keep the real
-shares); see `fashionvision.data.synthetic.DifficultyMix`.
+``--format deepfashion2`` (default) writes ``OUT/train/`` and ``OUT/validation/`` in the
+DeepFashion2 format.  ``--mix`` sets the target shares of the attribute levels (scale,
+occlusion, zoom_in, viewpoint): ``real`` (default) the real DeepFashion2 mix, ``easy`` fewer
+occluded, cropped and side views, or a YAML/JSON file such as ``{occlusion: [0.8, 0.15, 0.05]}``
+(attributes left out keep the real shares); see `fashionvision.data.synthetic.DifficultyMix`.
+
+``--format deepfashion`` writes the four DeepFashion (v1) benchmarks, ``OUT/category/``,
+``OUT/inshop/``, ``OUT/consumer2shop/`` and ``OUT/fld/``, each in the official layout (``Anno/``,
+``Eval/``, ``Img/``); ``--train/--val/--test`` are the rows of each benchmark's partition file
+(In-shop: train/query/gallery images; Consumer-to-shop: consumer-shop pairs); see
+`fashionvision.data.synthetic_deepfashion`.
 
 OUT must be empty or absent: old images left in it would be read by later commands as part of
-the new data set.  ``--overwrite`` clears a folder that a previous ``synth`` wrote (only
-``train/`` and ``validation/`` in it) before writing.
+the new data set.  ``--overwrite`` clears a folder that a previous ``synth`` of the same format
+wrote (only its split or benchmark folders in it) before writing.
 """
 
 from __future__ import annotations
@@ -19,19 +26,39 @@ import time
 from pathlib import Path
 
 from fashionvision.cli.options import image_size, nonnegative_int, positive_int
+from fashionvision.data.deepfashion import BENCHMARKS
 from fashionvision.errors import FashionVisionError
 
 SPLIT_NAMES = ("train", "validation")
+DEEPFASHION_TEST_IMAGES = 200  # --test default for --format deepfashion
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("synth", help="generate a synthetic DeepFashion2-format data set")
-    p.add_argument("out", help="output directory (gets train/ and validation/)")
+    p = subparsers.add_parser(
+        "synth", help="generate a synthetic DeepFashion2- or DeepFashion-format data set"
+    )
+    p.add_argument(
+        "out",
+        help="output directory (gets train/ and validation/, or one folder per DeepFashion "
+        "benchmark)",
+    )
+    p.add_argument(
+        "--format",
+        choices=("deepfashion2", "deepfashion"),
+        default="deepfashion2",
+        help="data set format (default deepfashion2)",
+    )
     p.add_argument(
         "--train", type=nonnegative_int, default=1000, help="number of training images (1000)"
     )
     p.add_argument(
         "--val", type=nonnegative_int, default=200, help="number of validation images (200)"
+    )
+    p.add_argument(
+        "--test",
+        type=nonnegative_int,
+        default=None,
+        help=f"number of test images, --format deepfashion only ({DEEPFASHION_TEST_IMAGES})",
     )
     p.add_argument(
         "--seed", type=nonnegative_int, default=0, help="random seed (same seed, same bytes)"
@@ -41,24 +68,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--mix",
-        default="real",
+        default=None,
         metavar="real|easy|FILE",
         help="target attribute mix: real (DeepFashion2's, default), easy, or a YAML/JSON file "
-        "of shares per attribute, e.g. {occlusion: [0.8, 0.15, 0.05]}",
+        "of shares per attribute, e.g. {occlusion: [0.8, 0.15, 0.05]} (deepfashion2 only)",
     )
     p.add_argument(
-        "--workers", type=positive_int, default=None, help="processes (default: up to 2)"
+        "--workers",
+        type=positive_int,
+        default=None,
+        help="processes (default: up to 2; deepfashion2 only)",
     )
     p.add_argument(
         "--overwrite",
         action="store_true",
-        help="clear OUT first when it holds a previous synth output (train/, validation/)",
+        help="clear OUT first when it holds a previous synth output (train/, validation/, or "
+        "the benchmark folders)",
     )
     p.set_defaults(func=run)
 
 
-def prepare_output(out: Path, overwrite: bool) -> None:
-    """Refuse a non-empty `out` unless `overwrite`; then clear it, if it holds only splits."""
+def prepare_output(out: Path, overwrite: bool, names: tuple[str, ...] = SPLIT_NAMES) -> None:
+    """Refuse a non-empty `out` unless `overwrite`; then clear it, if it holds only the folders
+    `names` (what a previous synth of the same format wrote)."""
     if out.exists() and not out.is_dir():
         raise FashionVisionError(f"{out}: exists and is not a folder")
     if not out.is_dir() or not any(out.iterdir()):
@@ -68,14 +100,14 @@ def prepare_output(out: Path, overwrite: bool) -> None:
             f"{out}: folder is not empty (its old files would mix with the new data set); "
             "choose an empty folder or pass --overwrite to clear it first"
         )
-    foreign = sorted(p.name for p in out.iterdir() if p.name not in SPLIT_NAMES)
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in names)
     if foreign:
         raise FashionVisionError(
             f"{out}: --overwrite clears only a previous synth output, but this folder also "
             f"holds {', '.join(foreign[:5])}{' ...' if len(foreign) > 5 else ''}; "
             "remove them yourself or choose another folder"
         )
-    for name in SPLIT_NAMES:
+    for name in names:
         split = out / name
         if split.is_dir() and not split.is_symlink():
             shutil.rmtree(split)
@@ -83,18 +115,38 @@ def prepare_output(out: Path, overwrite: bool) -> None:
             split.unlink()
 
 
-def run(args: argparse.Namespace) -> int:
+def _run_deepfashion2(args: argparse.Namespace) -> str:
     from fashionvision.data.synthetic import generate_dataset, load_mix
 
+    if args.test is not None:
+        raise FashionVisionError("--test applies to --format deepfashion only")
     try:
         mix = load_mix(args.mix)
     except (ValueError, OSError) as exc:
         raise FashionVisionError(f"--mix: {exc}") from None
     prepare_output(Path(args.out), args.overwrite)
-    start = time.perf_counter()
     generate_dataset(
         args.out, args.train, args.val, args.seed, size=args.size, workers=args.workers, mix=mix
     )
+    return f"{args.train} train + {args.val} validation images"
+
+
+def _run_deepfashion(args: argparse.Namespace) -> str:
+    from fashionvision.data.synthetic_deepfashion import generate_deepfashion
+
+    for flag, value in (("--mix", args.mix), ("--workers", args.workers)):
+        if value is not None:
+            raise FashionVisionError(f"{flag} applies to --format deepfashion2 only")
+    test = DEEPFASHION_TEST_IMAGES if args.test is None else args.test
+    prepare_output(Path(args.out), args.overwrite, BENCHMARKS)
+    images = generate_deepfashion(args.out, args.train, args.val, test, args.seed, args.size)
+    listed = ", ".join(f"{name} {n}" for name, n in images.items())
+    return f"DeepFashion benchmarks ({args.train}/{args.val}/{test} rows each; images: {listed})"
+
+
+def run(args: argparse.Namespace) -> int:
+    start = time.perf_counter()
+    what = _run_deepfashion(args) if args.format == "deepfashion" else _run_deepfashion2(args)
     took = time.perf_counter() - start
-    print(f"wrote {args.train} train + {args.val} validation images to {args.out} in {took:.1f} s")
+    print(f"wrote {what} to {args.out} in {took:.1f} s")
     return 0

@@ -61,6 +61,8 @@ TOPS = (1, 2, 3, 4, 5, 6)
 BOTTOMS = (7, 8, 9)
 DRESSES = (10, 11, 12, 13)
 PATTERNS = ("solid", "stripes", "checks", "dots")
+# Weaves drawn as a brightness modulation over the colour pattern; "cotton" (plain) adds none.
+FABRICS = ("cotton", "denim", "knit", "corduroy", "leather", "lace", "satin")
 SPLITS = (("train", 0), ("validation", 1))
 
 MIN_VISIBLE_IMAGE_FRACTION = 0.004
@@ -76,13 +78,15 @@ CLOSED_INT_SHARE = 0.89
 
 @dataclass(frozen=True)
 class Appearance:
-    """Colour and texture of one style: RGB in 0..255, pattern period in unit-frame units."""
+    """Colour and texture of one style: RGB in 0..255, pattern period in unit-frame units, and a
+    fabric weave from `FABRICS` (the DeepFashion generator's; "cotton" draws none)."""
 
     base: tuple[int, int, int]
     accent: tuple[int, int, int]
     pattern: str
     period: float
     angle: float
+    fabric: str = "cotton"
 
 
 @dataclass(frozen=True)
@@ -211,7 +215,29 @@ def _texture(app: Appearance, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         sel = np.zeros(u.shape, dtype=bool)
     rgb = np.where(sel[..., None], np.array(app.accent, float), np.array(app.base, float))
     # Soft vertical shading (folds) so a flat colour still has some structure.
-    return rgb * (0.88 + 0.12 * np.cos(u * 9.0 + v * 2.0))[..., None]
+    shade = 0.88 + 0.12 * np.cos(u * 9.0 + v * 2.0)
+    if app.fabric != "cotton":
+        shade = shade * _weave(app.fabric, u, v)
+    return rgb * shade[..., None]
+
+
+def _weave(fabric: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Brightness factor of a fabric at unit-frame coordinates: periods of a few pixels (at
+    ~150 px per garment width) so that each weave reads at the generator's image sizes."""
+    if fabric == "denim":  # twill: fine diagonal ridges
+        return np.where(((u + v) / 0.03) % 1.0 < 0.5, 1.0, 0.8)
+    if fabric == "knit":  # narrow vertical ribs
+        return 0.78 + 0.22 * np.abs(np.cos(np.pi * u / 0.03))
+    if fabric == "corduroy":  # wide, sharp vertical wales
+        return np.where((u / 0.06) % 1.0 < 0.6, 1.0, 0.68)
+    if fabric == "leather":  # one glossy highlight
+        return 0.75 + 0.6 * np.exp(-((u - 0.35) ** 2 + (v - 0.3) ** 2) / 0.03)
+    if fabric == "lace":  # a mesh of light holes
+        holes = ((u / 0.05) % 1.0 - 0.5) ** 2 + ((v / 0.05) % 1.0 - 0.5) ** 2 < 0.05
+        return np.where(holes, 1.6, 1.0)
+    if fabric == "satin":  # broad smooth sheen bands
+        return 0.8 + 0.35 * np.cos(4.0 * (u + 0.5 * v)) ** 2
+    raise ValueError(f"unknown fabric {fabric!r} (one of {', '.join(FABRICS)})")
 
 
 def _draw_garment(canvas: np.ndarray, layer: GarmentLayer) -> None:

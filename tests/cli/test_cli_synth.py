@@ -53,3 +53,39 @@ def test_size_is_checked(tmp_path, size, capsys):
     with pytest.raises(SystemExit):
         _synth(tmp_path / "x", "--size", size)
     assert "argument --size" in capsys.readouterr().err and not (tmp_path / "x").exists()
+
+
+def _synth_deepfashion(out, *extra):
+    return cli.main(
+        ["synth", "--format", "deepfashion", str(out), "--train", "2", "--val", "1"]
+        + ["--test", "1", "--size", "64", *extra]
+    )
+
+
+def test_deepfashion_format_writes_the_four_benchmarks(tmp_path, capsys):
+    out = tmp_path / "df"
+    assert _synth_deepfashion(out) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["category", "consumer2shop", "fld", "inshop"]
+    assert capsys.readouterr().out.startswith("wrote DeepFashion benchmarks (2/1/1 rows each;")
+    partition = (out / "category" / "Eval" / "list_eval_partition.txt").read_text().splitlines()
+    assert partition[:2] == ["4", "image_name  evaluation_status"]
+    assert cli.main(["validate", "--format", "deepfashion", str(out)]) == 0
+    # --overwrite clears the benchmark folders of a previous run, and only those
+    assert _synth_deepfashion(out) == 1
+    assert _synth_deepfashion(out, "--overwrite", "--seed", "1") == 0
+    (out / "notes.txt").write_text("mine")
+    assert _synth_deepfashion(out, "--overwrite") == 1
+    assert "notes.txt" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--format", "deepfashion", "--mix", "easy"], "--mix applies to --format deepfashion2"),
+        (["--format", "deepfashion", "--workers", "2"], "--workers applies to --format deepfash"),
+        (["--test", "5"], "--test applies to --format deepfashion only"),
+    ],
+)
+def test_options_of_the_other_format_are_refused(tmp_path, args, message, capsys):
+    assert cli.main(["synth", str(tmp_path / "x"), "--train", "1", "--val", "0", *args]) == 1
+    assert message in capsys.readouterr().err and not (tmp_path / "x").exists()

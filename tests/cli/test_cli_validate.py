@@ -88,3 +88,53 @@ def test_split_without_annotations_is_an_error(
     (tmp_path / "annos").mkdir()
     assert cli.main(["validate", str(tmp_path)]) == 1
     assert "no annotation files" in capsys.readouterr().err
+
+
+@pytest.fixture
+def deepfashion(tmp_path: Path) -> Path:
+    """A synthetic set of the four DeepFashion benchmarks (2/1/1 partition rows each)."""
+    from fashionvision.data.synthetic_deepfashion import generate_deepfashion
+
+    generate_deepfashion(tmp_path / "df", train=2, val=1, test=1, seed=0, size=64)
+    return tmp_path / "df"
+
+
+def test_deepfashion_folders_validate(
+    deepfashion: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["validate", "--format", "deepfashion", str(deepfashion)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [
+        f"{name} ({deepfashion / name}): {files} files checked, 0 files with errors, 0 problems "
+        "(0 bad rows, 0 images dropped)"
+        for name, files in (("category", 7), ("consumer2shop", 4), ("fld", 3), ("inshop", 7))
+    ]
+    assert cli.main(["validate", "--format", "deepfashion", str(deepfashion / "fld")]) == 0
+    assert capsys.readouterr().out.startswith("fld (")
+
+
+def test_deepfashion_problems_name_file_line_and_column(
+    deepfashion: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bbox = deepfashion / "fld" / "Anno" / "list_bbox.txt"
+    lines = bbox.read_text().splitlines()
+    lines[2] = lines[2].rsplit(" ", 1)[0] + " x9"  # the first row's y_2
+    bbox.write_text("\n".join(lines) + "\n")
+    assert cli.main(["validate", "--format", "deepfashion", str(deepfashion / "fld")]) == 1
+    out = capsys.readouterr().out.splitlines()
+    name = lines[2].split()[0]
+    assert out == [
+        f"{bbox}: line 3, column 5 (y_2): expected a number, got 'x9'",
+        f"{deepfashion / 'fld/Eval/list_eval_partition.txt'}: line 3: {name} is not in "
+        "list_bbox.txt",
+        f"fld ({deepfashion / 'fld'}): 3 files checked, 2 files with errors, 2 problems "
+        "(1 bad rows, 1 images dropped)",
+    ]
+
+
+def test_deepfashion_folder_without_benchmarks_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["validate", "--format", "deepfashion", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {tmp_path}: no DeepFashion benchmark folder in it")
