@@ -6,8 +6,13 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-# `load` and `Predictor` import torch: resolved on first use so the package import stays light.
-_LAZY = {"load": "fashionvision.api", "Predictor": "fashionvision.api"}
+# `load`, `Predictor` and `GalleryIndex` import torch: resolved on first use so the package
+# import stays light.
+_LAZY = {
+    "load": "fashionvision.api",
+    "Predictor": "fashionvision.api",
+    "GalleryIndex": "fashionvision.api",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -1,4 +1,5 @@
-"""The Python API: ``fashionvision.load(checkpoint)`` -> a Predictor.
+"""The Python API: ``fashionvision.load(checkpoint)`` -> a Predictor; ``fashionvision.GalleryIndex``
+to index a shop catalogue and search it with photos.
 
 Example::
 
@@ -11,6 +12,18 @@ Example::
         x, y, peak = result["landmarks"][0].T
 
 `Predictor.predict` documents every field of a result.
+
+A shop-catalogue index (built once with ``GalleryIndex.build`` or ``fashionvision index build``)::
+
+    index = fashionvision.GalleryIndex.open("runs/shop_index")      # loads its model once
+    for garment in index.search("street.jpg", top_k=20):            # one photo
+        print(garment.category_name, garment.score)
+        for match in garment.matches:                                # best first
+            print(match.item_id, match.score, index.image_path(match.item_id))
+
+`GalleryIndex.search` returns `QueryGarment` records (box, category, score, landmarks, mask
+outline, matches); each `Match` has the shop item's id, similarity logit, image, box, category,
+detection score and, from DeepFashion2 annotations, pair_id and style (``to_dict()`` for JSON).
 """
 
 from __future__ import annotations
@@ -18,6 +31,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fashionvision.engine.inference import Predictor
+from fashionvision.retrieval.index import GalleryIndex, Match, QueryGarment
 
 
 def load(checkpoint: str | Path, device: str | None = None) -> Predictor:
@@ -30,4 +44,4 @@ def load(checkpoint: str | Path, device: str | None = None) -> Predictor:
     return Predictor.from_checkpoint(checkpoint, device=device, option="device")
 
 
-__all__ = ["Predictor", "load"]
+__all__ = ["GalleryIndex", "Match", "Predictor", "QueryGarment", "load"]

@@ -412,6 +412,20 @@ CATEGORY_NAMES: dict[int, str] = {c.id: c.name for c in CATEGORIES}
 CATEGORY_ID_BY_NAME: dict[str, int] = {c.name: c.id for c in CATEGORIES}
 
 
+def category_id_from_text(text: str) -> int:
+    """A category id from an id (``"3"``) or a name in any case, ``_`` or space between words
+    (``"short_sleeve_top"``); ValueError listing the choices otherwise."""
+    value = text.strip().lower().replace("_", " ")
+    if value.isdigit() and int(value) in CATEGORY_NAMES:
+        return int(value)
+    if value in CATEGORY_ID_BY_NAME:
+        return CATEGORY_ID_BY_NAME[value]
+    raise ValueError(
+        f"unknown category {text!r}: expected an id 1..{len(CATEGORY_NAMES)} or a name "
+        f"({', '.join(CATEGORY_NAMES.values())})"
+    )
+
+
 def category(category_id: int) -> Category:
     """Look up a category by its 1-based id; KeyError for an unknown id."""
     return CATEGORY_BY_ID[category_id]

@@ -34,7 +34,13 @@ from fashionvision.evaluation.subsets import iter_subsets
 from fashionvision.evaluation.tables import format_report
 from fashionvision.io_utils import atomic_write, write_json
 from fashionvision.structures import Detection, Garment, ImageAnnotation
-from fashionvision.viz.draw import category_color, draw_annotation, draw_grid
+from fashionvision.viz.draw import (
+    category_color,
+    crop_tile,
+    draw_annotation,
+    draw_grid,
+    label_below,
+)
 
 Log = Callable[[str], None]
 
@@ -768,7 +774,7 @@ def prediction_grid(
         categories.update(d.category_id for d in dets)
         tile = draw_annotation(image, dets, landmark_threshold=DISPLAY_LANDMARK_THRESHOLD)
         label = f"{Path(rec.file_name).stem}: " + (f"{len(dets)} shown" if dets else "none")
-        tiles.append(_label_below(tile, label))
+        tiles.append(label_below(tile, label))
     shown = {
         "score_threshold": score_threshold,
         "requested_threshold": requested,
@@ -791,14 +797,6 @@ def prediction_grid(
         f"{shown['with_detections']} of {len(chosen)} images shown have one."
     )
     return with_caption(grid, caption), shown
-
-
-def _label_below(image: Image.Image, text: str, size: int = 12) -> Image.Image:
-    font = _font(size)
-    out = Image.new("RGB", (image.width, image.height + size + 6), "white")
-    out.paste(image, (0, 0))
-    ImageDraw.Draw(out).text((2, image.height + 2), text, fill=(0, 0, 0), font=font)
-    return out
 
 
 def retrieval_grid(
@@ -860,17 +858,8 @@ def _crop(
     tile: int,
     colour: tuple[int, int, int],
 ) -> Image.Image:
-    image = Image.open(split_dir / rec.file_name).convert("RGB")
-    x1, y1, x2, y2 = (int(round(v)) for v in box)
-    crop = image.crop((x1, y1, max(x2, x1 + 1), max(y2, y1 + 1)))
-    fit = (tile - 6) / max(crop.width, crop.height)  # small garments are enlarged too
-    crop = crop.resize(
-        (max(1, round(crop.width * fit)), max(1, round(crop.height * fit))), Image.BILINEAR
-    )
-    canvas = Image.new("RGB", (tile, tile), colour)
-    canvas.paste(crop, ((tile - crop.width) // 2, (tile - crop.height) // 2))
-    ImageDraw.Draw(canvas).rectangle((0, 0, tile - 1, tile - 1), outline=colour, width=3)
-    return canvas
+    with Image.open(split_dir / rec.file_name) as image:
+        return crop_tile(image, box, tile, colour)
 
 
 def read_losses(metrics_csv: Path) -> tuple[list[float], dict[str, list[float]]]:

@@ -9,6 +9,7 @@ n <= K detections (those the landmark and matching streams ran on; see `MatchRoI
 from __future__ import annotations
 
 import numpy as np
+import shapely
 import torch
 from pycocotools import mask as mask_utils
 
@@ -24,6 +25,52 @@ def binary_masks(output: dict[str, torch.Tensor]) -> np.ndarray | None:
     if "masks" not in output:
         return None
     return (output["masks"][:, 0] >= MASK_THRESHOLD).detach().cpu().numpy()
+
+
+def mask_outline(mask: np.ndarray, tolerance: float = 1.0) -> list[list[float]]:
+    """The boundary of a bool mask ``[H, W]`` as polygons, flat ``[x1, y1, x2, y2, ...]`` lists in
+    pixel-corner coordinates (a lone pixel (c, r) is the square (c, r)-(c + 1, r + 1)).
+
+    Each foreground pixel side facing the background is one edge, directed so the foreground lies
+    on its right; edges chain into closed rings (outer boundaries clockwise on screen, holes the
+    other way), simplified by Douglas-Peucker with `tolerance` pixels.  Largest rings first;
+    rings that simplify to fewer than 3 points are dropped.
+    """
+    fg = np.asarray(mask, dtype=bool)
+    pad = np.pad(fg, 1)
+    # (side facing the background, start corner offset, end corner offset) per pixel (c, r)
+    sides = (
+        (fg & ~pad[:-2, 1:-1], (0, 0), (1, 0)),  # top
+        (fg & ~pad[1:-1, 2:], (1, 0), (1, 1)),  # right
+        (fg & ~pad[2:, 1:-1], (1, 1), (0, 1)),  # bottom
+        (fg & ~pad[1:-1, :-2], (0, 1), (0, 0)),  # left
+    )
+    following: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    for present, (sx, sy), (ex, ey) in sides:
+        rows, cols = np.nonzero(present)
+        for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+            following.setdefault((c + sx, r + sy), []).append((c + ex, r + ey))
+    rings: list[list[tuple[int, int]]] = []
+    while following:
+        start = next(iter(following))
+        ring, point = [start], start
+        while True:  # every corner has as many edges out as in: the walk returns to start
+            ends = following[point]
+            nxt = ends.pop()
+            if not ends:
+                del following[point]
+            point = nxt
+            if point == start:
+                break
+            ring.append(point)
+        rings.append(ring)
+    polygons = []
+    for ring in rings:
+        simple = shapely.LinearRing(ring).simplify(tolerance, preserve_topology=False)
+        coords = np.asarray(simple.coords, dtype=np.float64)[:-1]
+        if len(coords) >= 3:
+            polygons.append((abs(shapely.Polygon(coords).area), coords.reshape(-1).tolist()))
+    return [poly for _, poly in sorted(polygons, key=lambda p: -p[0])]
 
 
 def local_landmarks(output: dict[str, torch.Tensor]) -> list[np.ndarray] | None:

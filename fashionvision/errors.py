@@ -39,3 +39,19 @@ class AnnotationError(FashionVisionError):
 
 class ConfigError(FashionVisionError):
     """A bad configuration file or override; the message names the key."""
+
+
+class IndexCorruptError(FashionVisionError):
+    """A gallery index file (manifest, catalogue, vector store) that is unreadable or truncated;
+    the message names the file."""
+
+
+class IndexMismatchError(FashionVisionError):
+    """A gallery index opened with a model other than the one that embedded it."""
+
+
+class ItemNotFound(FashionVisionError, KeyError):
+    """An item id that the gallery index does not hold (a KeyError for mapping-style callers)."""
+
+    def __str__(self) -> str:  # KeyError's own str() would quote the message
+        return str(self.args[0]) if self.args else "item not found"

@@ -1,11 +1,13 @@
-"""File and bulk-data helpers: atomic writes (a reader never sees a half-written file, a crash
-never loses the old one) and pausing the garbage collector while building many containers."""
+"""File and bulk-data helpers: atomic writes of files and folders (a reader never sees a
+half-written file, a crash never loses the old one) and pausing the garbage collector while
+building many containers."""
 
 from __future__ import annotations
 
 import gc
 import json
 import os
+import shutil
 import stat
 import tempfile
 from collections.abc import Callable, Iterator
@@ -31,13 +33,24 @@ def new_file_mode(path: str | Path) -> int:
         return 0o666 & ~_current_umask()
 
 
+def fsync_path(path: str | Path) -> None:
+    """Flush a file's (or a folder's: its entries') data to the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 @contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
+def atomic_path(path: str | Path, durable: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success rename it over `path`, else delete it.
 
     The parent folder is created when missing (callers write into folders they own; a command
     checks a file path the user gave first).  The file ends with the permissions a plain
-    ``open()`` would give it (`new_file_mode`), not the temporary file's 0600.
+    ``open()`` would give it (`new_file_mode`), not the temporary file's 0600.  `durable` also
+    fsyncs the file before the rename and the folder after it, so that a power cut cannot leave
+    the new name pointing at unwritten blocks (a killed process alone never can).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -47,22 +60,59 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     try:
         yield tmp_path
         os.chmod(tmp_path, new_file_mode(path))
+        if durable:
+            fsync_path(tmp_path)
         os.replace(tmp_path, path)
+        if durable:
+            fsync_path(path.parent)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
 
 
-def atomic_write(path: str | Path, write: Callable[[IO[Any]], None], mode: str = "w") -> None:
-    """Call `write(fileobj)` on a temporary file, then rename it to `path`."""
-    with atomic_path(path) as tmp:
+@contextmanager
+def atomic_directory(path: str | Path) -> Iterator[Path]:
+    """Yield an empty temporary folder beside `path`; on success it replaces `path` (durably).
+
+    Two renames cannot be one atomic step: a crash between them leaves `path` absent (never a
+    mix of old and new files), with the previous version at ``.NAME.old``; callers treat a
+    missing folder as "rebuild".  On failure the temporary folder is deleted.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    old = path.with_name(f".{path.name}.old")
+    try:
+        os.chmod(tmp, 0o777 & ~_current_umask())  # as a plain mkdir, not mkdtemp's 0700
+        yield tmp
+        for child in tmp.iterdir():
+            fsync_path(child)
+        fsync_path(tmp)
+        shutil.rmtree(old, ignore_errors=True)
+        if path.exists():
+            os.replace(path, old)
+        os.replace(tmp, path)
+        fsync_path(path.parent)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def atomic_write(
+    path: str | Path, write: Callable[[IO[Any]], None], mode: str = "w", durable: bool = False
+) -> None:
+    """Call `write(fileobj)` on a temporary file, then rename it to `path` (see `atomic_path`)."""
+    with atomic_path(path, durable=durable) as tmp:
         with open(tmp, mode) as f:
             write(f)
 
 
-def write_json(path: str | Path, obj: Any, indent: int | None = None) -> None:
+def write_json(
+    path: str | Path, obj: Any, indent: int | None = None, durable: bool = False
+) -> None:
     """Write JSON atomically."""
-    atomic_write(path, lambda f: json.dump(obj, f, indent=indent))
+    atomic_write(path, lambda f: json.dump(obj, f, indent=indent), durable=durable)
 
 
 @contextmanager

@@ -76,6 +76,15 @@ def test_the_readme_commands_run_cleanly_in_order(tmp_path):
        "--gallery-gt", "val_retrieval/gallery_gt.json", "--results", "retrieval.json",
        "--json", "r.json")  # fmt: skip
 
+    # The shop-catalogue index (README "Shop-catalogue index and search").
+    fv(tmp_path, "index", "build", "--weights", weights, "data/validation", "--out",
+       "runs/shop_index", "--score-threshold", "0.05")  # fmt: skip
+    fv(tmp_path, "search", "--index", "runs/shop_index", "data/validation/image/000001.jpg",
+       "--top-k", 20, "--score-threshold", "0.05", "--json", "runs/search.json", "--grid",
+       "runs/search.png")  # fmt: skip
+    fv(tmp_path, "index", "info", "runs/shop_index")
+    assert (tmp_path / "runs" / "search.png").stat().st_size > 0
+
     # The demo (README "Set up"), at toy size, with an override as its help shows.
     out = fv(tmp_path, "demo", "--out", "demo_out", "--train", 12, "--val", 6, "--epochs", 1,
              "--size", 64, "--threads", 1, *SMALL_TRAINING, "train.device=cpu")  # fmt: skip

@@ -41,6 +41,7 @@ README_OUTPUTS = [
     "val_coco.json", "val_coco_visible.json", "val_retrieval/query_gt.json", "all.json",
     "box.json", "r.json", "retrieval.json", "val.json", "preds/results.json", "preds/vis/1.jpg",
     "runs/tiny/last.pt", "runs/tiny/metrics.csv", "demo_out/report/index.html",
+    "runs/shop_index/manifest.json", "runs/search.json", "runs/search.png",
 ]  # fmt: skip
 
 

@@ -31,7 +31,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     "train",
     "predict",
     "retrieve",
+    "index",
+    "search",
     "demo",
+    "serve",
 )
 
 

@@ -10,6 +10,7 @@ Keys written by the trainer: ``model``, ``optimizer``, ``scheduler``, ``scaler``
 
 from __future__ import annotations
 
+import hashlib
 import random
 import warnings
 import zipfile
@@ -60,6 +61,17 @@ def load_checkpoint(
     if missing:
         raise CheckpointError(f"{path}: missing entries {missing}")
     return state
+
+
+def state_fingerprint(state_dict: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of a model's weights: every tensor's name, dtype, shape and bytes, in sorted key
+    order (so it names the weights, not the file: re-saving or moving a checkpoint keeps it)."""
+    digest = hashlib.sha256()
+    for key in sorted(state_dict):
+        tensor = state_dict[key].detach().cpu().contiguous()
+        digest.update(f"{key}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
 
 
 def _unreadable(path: Path, exc: Exception) -> str:

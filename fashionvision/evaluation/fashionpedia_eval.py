@@ -2,7 +2,7 @@
 (IoU) and its attributes (F1), ``AP^{IoU+F1}``; and the ordinary IoU-only AP beside it.
 
 How the protocol is read (Jia et al., "Fashionpedia", ECCV 2020, and the official evaluator
-``KMnP/fashionpedia-api`` ``fashionpedia/fp_eval.py``; DESIGN §4 fixes only the data format):
+``KMnP/fashionpedia-api`` ``fashionpedia/fp_eval.py``):
 
 * **Attribute F1.**  The official evaluator turns both attribute lists into multi-hot vectors over
   the ground-truth file's attribute table (294 entries in the final release, in table order since

@@ -12,11 +12,13 @@ DeepFashion2 protocol:
   pipeline asks the model for ``box_embeddings`` in the same forward pass).
 
 The gallery images are the shop images holding at least one paired item (style > 0): exactly the
-images of the official ``gallery_gt.json``.  Ranking is exact over the whole gallery
-(`fashionvision.retrieval.ranking`): by embedding distance (`DEFAULT_RANKING`, the better of the
-two as measured) or by the model's similarity network.  A gallery smaller than `top_k` gives
-shorter result lists — never padded; top-k for k >= the gallery size is then the accuracy over
-the whole ranked gallery, which is what top-k means when every item is returned.  ``evaluate()``
+images of the official ``gallery_gt.json``.  Ranking is exact over the whole gallery, through
+the same store search as the gallery index (`fashionvision.retrieval.vector_store.exact_top_k`:
+a flat FAISS store over the closed form's augmented vectors): by embedding distance
+(`DEFAULT_RANKING`, the better of the two as measured) or by the model's similarity network.
+A gallery smaller than `top_k` gives shorter result lists — never padded; top-k for k >= the
+gallery size is then the accuracy over the whole ranked gallery, which is what top-k means when
+every item is returned.  ``evaluate()``
 reports ``gallery_size`` beside the numbers.
 """
 
@@ -32,11 +34,11 @@ from fashionvision.data.coco_format import retrieval_ground_truth
 from fashionvision.errors import FashionVisionError
 from fashionvision.evaluation.retrieval import DEFAULT_TOP_K, evaluate_retrieval
 from fashionvision.models.matching_head import PairSimilarity
-from fashionvision.retrieval.ranking import rank_gallery
+from fashionvision.retrieval.ranking import Ranking, SimilaritySpace
+from fashionvision.retrieval.vector_store import exact_top_k
 from fashionvision.structures import ImageAnnotation
 
 Mode = Literal["detected", "gt_boxes"]
-Ranking = Literal["similarity", "distance"]
 # Measured on one trained checkpoint (benchmarks/RESULTS.md, "Retrieval ranking"): after the tiny
 # demo's 500 iterations the embedding distance ranks better than the similarity network, whose fc
 # is still near its initialisation; "similarity" stays one option away.
@@ -225,10 +227,15 @@ class RetrievalEvaluator:
         """Result rows of `queries` against `gallery` (no rows when either is empty)."""
         if len(gallery) == 0 or len(queries) == 0:
             return []
-        ranked = rank_gallery(
-            queries.embeddings, gallery.embeddings, self.top_k, self.ranking, self.similarity
+        # centred on the gallery mean: the logits are unchanged, the float32 rounding smaller
+        space = SimilaritySpace.of(
+            self.ranking,
+            self.similarity,
+            gallery.embeddings.shape[1],
+            center=gallery.embeddings.double().mean(dim=0),
         )
-        return result_rows(queries, gallery, ranked)
+        _, ranked = exact_top_k(space, queries.embeddings, gallery.embeddings, self.top_k)
+        return result_rows(queries, gallery, torch.from_numpy(ranked))
 
     def _score(
         self,

@@ -24,6 +24,11 @@ at a time, keeping a running top-k per query, so memory is ``O(query_chunk x gal
 (Q + G) x D)`` and the full ``Q x G`` matrix is never formed.  Ties are broken deterministically:
 the lower gallery index comes first.
 
+`SimilaritySpace` is the same identity for vector stores (numpy in, float32 augmented vectors out):
+`fashionvision.retrieval.vector_store` searches those vectors by inner product, which is how the
+gallery index and the retrieval evaluator rank; the blockwise top-k functions here are the exact
+reference the stores are tested against.
+
 Precision: the computation runs in float32 (float64 inputs stay float64).  The closed form
 subtracts large terms (``w q^2 + w g^2`` against ``2 w q g``), so its absolute error is about
 ``eps * sum_d |w_d| (q_d^2 + g_d^2)`` rather than ``eps * |logit|``; both sides are centred on the
@@ -34,8 +39,10 @@ differ by less may come out in either order; any other order is exact.
 
 from __future__ import annotations
 
-from typing import Literal
+from dataclasses import dataclass
+from typing import Any, Literal
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -43,6 +50,8 @@ from fashionvision.errors import FashionVisionError
 from fashionvision.models.matching_head import PairSimilarity
 
 __all__ = [
+    "Ranking",
+    "SimilaritySpace",
     "augment_gallery",
     "augment_queries",
     "pairwise_logits",
@@ -52,6 +61,8 @@ __all__ = [
     "top_k_by_similarity",
 ]
 
+Ranking = Literal["similarity", "distance"]
+RANKINGS: tuple[str, ...] = ("similarity", "distance")
 DEFAULT_QUERY_CHUNK = 1024
 DEFAULT_GALLERY_CHUNK = 4096
 
@@ -100,6 +111,89 @@ def similarity_parameters(similarity: PairSimilarity) -> tuple[Tensor, float]:
         raise ValueError("similarity must be a PairSimilarity (one linear layer to 1 output)")
     bias = float(fc.bias.detach()[0]) if fc.bias is not None else 0.0
     return fc.weight.detach()[0], bias
+
+
+@dataclass(frozen=True)
+class SimilaritySpace:
+    """The closed form for a maximum-inner-product store: embeddings -> augmented vectors.
+
+    ``weight [D]`` and ``bias`` are the similarity network's (``w = -1, b = 0`` for distance
+    ranking); ``center [D]`` (optional) is subtracted from both sides first, which leaves every
+    logit unchanged and keeps the float32 rounding small (module docstring).  Augmentation runs
+    in float64; the vectors are float32, as stores hold them.
+    """
+
+    weight: np.ndarray
+    bias: float
+    center: np.ndarray | None = None
+
+    @classmethod
+    def of(
+        cls,
+        ranking: str,
+        similarity: PairSimilarity | None = None,
+        dim: int | None = None,
+        center: np.ndarray | Tensor | None = None,
+    ) -> SimilaritySpace:
+        """The space of ``ranking="similarity"`` (needs `similarity`) or ``"distance"`` (needs
+        `dim`, the embedding size)."""
+        if center is not None:
+            center = np.asarray(torch.as_tensor(center).detach().cpu(), dtype=np.float64)
+        if ranking == "similarity":
+            if similarity is None:
+                raise FashionVisionError(
+                    "retrieval: ranking by similarity needs the model's similarity network"
+                )
+            weight, bias = similarity_parameters(similarity)
+            return cls(weight.cpu().double().numpy(), bias, center)
+        if ranking == "distance":
+            if dim is None:
+                raise ValueError("distance ranking needs the embedding dimension")
+            return cls(-np.ones(dim), 0.0, center)
+        raise ValueError(f"ranking must be 'similarity' or 'distance', not {ranking!r}")
+
+    @property
+    def dim(self) -> int:
+        """The embedding dimension D (vectors have D + 1 entries)."""
+        return len(self.weight)
+
+    def gallery_vectors(self, embeddings: np.ndarray | Tensor) -> np.ndarray:
+        """``[N, D]`` embeddings -> float32 ``[N, D + 1]`` vectors (`augment_gallery`)."""
+        return augment_gallery(self._centred(embeddings), self._weight()).numpy().astype(np.float32)
+
+    def query_vectors(self, embeddings: np.ndarray | Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """``[Q, D]`` embeddings -> ``(vectors float32 [Q, D + 1], constants float64 [Q])``
+        (`augment_queries`): ``logit = constant + vector . gallery_vector``."""
+        vectors, constants = augment_queries(self._centred(embeddings), self._weight(), self.bias)
+        return vectors.numpy().astype(np.float32), constants.numpy()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (floats written with full precision by `json`)."""
+        return {
+            "weight": self.weight.tolist(),
+            "bias": float(self.bias),
+            "center": None if self.center is None else self.center.tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SimilaritySpace:
+        center = data.get("center")
+        return cls(
+            np.asarray(data["weight"], dtype=np.float64),
+            float(data["bias"]),
+            None if center is None else np.asarray(center, dtype=np.float64),
+        )
+
+    def _weight(self) -> Tensor:
+        return torch.from_numpy(np.asarray(self.weight, dtype=np.float64))
+
+    def _centred(self, embeddings: np.ndarray | Tensor) -> Tensor:
+        x = torch.as_tensor(embeddings).detach().cpu().to(torch.float64)
+        if x.ndim != 2 or x.shape[1] != self.dim:
+            raise ValueError(f"expected [N, {self.dim}] embeddings, got {tuple(x.shape)}")
+        if not torch.isfinite(x).all():
+            raise FashionVisionError("retrieval: the embeddings hold NaN or infinite values")
+        return x if self.center is None else x - torch.from_numpy(self.center)
 
 
 # --- blockwise exact top-k --------------------------------------------------------------------

@@ -186,3 +186,28 @@ def draw_grid(
         r, c = divmod(k, ncols)
         grid.paste(im.convert("RGB"), (pad + c * (cw + pad), pad + r * (ch + pad)))
     return grid
+
+
+def crop_tile(
+    image: Image.Image, box: Sequence[float], tile: int, colour: tuple[int, int, int]
+) -> Image.Image:
+    """The xyxy `box` of `image` scaled to fit a `tile` x `tile` square (small garments are
+    enlarged too), centred on a `colour` background inside a 3-pixel `colour` frame."""
+    x1, y1, x2, y2 = (int(round(v)) for v in box)
+    crop = image.convert("RGB").crop((x1, y1, max(x2, x1 + 1), max(y2, y1 + 1)))
+    fit = (tile - 6) / max(crop.width, crop.height)
+    crop = crop.resize(
+        (max(1, round(crop.width * fit)), max(1, round(crop.height * fit))), Image.BILINEAR
+    )
+    canvas = Image.new("RGB", (tile, tile), colour)
+    canvas.paste(crop, ((tile - crop.width) // 2, (tile - crop.height) // 2))
+    ImageDraw.Draw(canvas).rectangle((0, 0, tile - 1, tile - 1), outline=colour, width=3)
+    return canvas
+
+
+def label_below(image: Image.Image, text: str, size: int = 12) -> Image.Image:
+    """`image` above a white strip holding one line of `text`."""
+    out = Image.new("RGB", (image.width, image.height + size + 6), "white")
+    out.paste(image, (0, 0))
+    ImageDraw.Draw(out).text((2, image.height + 2), text, fill=(0, 0, 0), font=_font(size))
+    return out
