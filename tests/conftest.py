@@ -5,6 +5,7 @@ builds and steps in milliseconds; test modules extend it (`from conftest import 
 works because pytest puts this folder on sys.path when it loads this file).
 """
 
+import hashlib
 import importlib.util
 from pathlib import Path
 from types import ModuleType
@@ -51,3 +52,14 @@ def untrained_checkpoint(path: Path, overrides: list[str], seed: int = 0) -> tup
     model = build_model(cfg.model).eval()
     state = {"model": model.state_dict(), "config": config_to_dict(cfg)}
     return save_checkpoint(path, state), model
+
+
+def tree_digest(root: Path) -> str:
+    """sha256 over every file below `root` (relative path + bytes), in path order: two trees
+    with the same digest hold the same files byte for byte."""
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if p.is_file():
+            h.update(str(p.relative_to(root)).encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()

@@ -58,13 +58,14 @@ from fashionvision.errors import (
     IndexMismatchError,
     ItemNotFound,
 )
-from fashionvision.io_utils import load_json, write_json
+from fashionvision.io_utils import write_json
 from fashionvision.retrieval.catalogue import Catalogue, ImageFile, ItemRow, NewItem
 from fashionvision.retrieval.ranking import RANKINGS, SimilaritySpace
 from fashionvision.retrieval.vector_store import (
     BACKENDS,
     VectorStore,
     create_store,
+    load_index_json,
     load_store,
     top_k_logits,
 )
@@ -602,10 +603,7 @@ def _read_manifest(path: Path) -> dict[str, Any]:
         raise FashionVisionError(f"{path}: no such index folder")
     if not file.is_file():
         raise FashionVisionError(f"{path}: not a gallery index (no {MANIFEST})")
-    try:
-        manifest = load_json(file)
-    except FashionVisionError as exc:
-        raise IndexCorruptError(str(exc)) from None
+    manifest = load_index_json(file)
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise IndexCorruptError(f"{file}: not a gallery index manifest")
     missing = [k for k in _MANIFEST_KEYS if k not in manifest]

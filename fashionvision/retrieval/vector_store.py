@@ -437,15 +437,20 @@ class FaissStore:
         return scores, ids
 
 
+def load_index_json(path: Path) -> Any:
+    """A JSON file of an index; unreadable or malformed JSON is an `IndexCorruptError` naming it."""
+    try:
+        return load_json(path)
+    except FashionVisionError as exc:
+        raise IndexCorruptError(str(exc)) from None
+
+
 def read_store_meta(directory: Path, backend: str) -> dict[str, Any]:
     """A store folder's ``store.json``, checked to be this backend's and this format's."""
     path = directory / STORE_FILE
     if not path.is_file():
         raise IndexCorruptError(f"{path}: missing (the vector store was not saved completely)")
-    try:
-        meta = load_json(path)
-    except FashionVisionError as exc:
-        raise IndexCorruptError(str(exc)) from None
+    meta = load_index_json(path)
     if not isinstance(meta, dict) or meta.get("backend") != backend:
         raise IndexCorruptError(f"{path}: not a {backend} store")
     if meta.get("format_version") != STORE_FORMAT_VERSION:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import tree_digest
 from shapely.geometry import Polygon
 
 from fashionvision.categories import CATEGORIES, category
@@ -87,15 +87,6 @@ def test_annotate_drops_a_garment_hidden_under_another():
     assert cats == [10]
 
 
-def _digest(root: Path) -> str:
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*")):
-        if p.is_file():
-            h.update(str(p.relative_to(root)).encode())
-            h.update(p.read_bytes())
-    return h.hexdigest()
-
-
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("synth")
@@ -105,10 +96,10 @@ def generated(tmp_path_factory) -> Path:
 
 def test_same_seed_same_bytes_regardless_of_workers(generated, tmp_path):
     generate_dataset(tmp_path, train=24, val=8, seed=3, size=128, workers=2)
-    assert _digest(tmp_path) == _digest(generated)
+    assert tree_digest(tmp_path) == tree_digest(generated)
     other = tmp_path / "other"
     generate_dataset(other, train=24, val=8, seed=4, size=128, workers=1)
-    assert _digest(other) != _digest(generated)
+    assert tree_digest(other) != tree_digest(generated)
 
 
 def test_layout_and_labels_are_consistent(generated):

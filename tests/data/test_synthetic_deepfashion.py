@@ -4,13 +4,13 @@ the images draw."""
 from __future__ import annotations
 
 import collections
-import hashlib
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import tree_digest
 from shapely.geometry import Polygon
 
 from fashionvision.data.deepfashion import (
@@ -50,15 +50,6 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("deepfashion")
     generate_deepfashion(out, train=12, val=4, test=4, seed=3, size=SIZE)
     return out
-
-
-def _digest(root: Path) -> str:
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*")):
-        if p.is_file():
-            h.update(str(p.relative_to(root)).encode())
-            h.update(p.read_bytes())
-    return h.hexdigest()
 
 
 def test_every_generated_benchmark_passes_the_validator(generated: Path) -> None:
@@ -101,10 +92,10 @@ def test_partition_counts_and_item_splits(generated: Path) -> None:
 
 def test_same_seed_same_bytes(generated: Path, tmp_path: Path) -> None:
     generate_deepfashion(tmp_path, 12, 4, 4, seed=3, size=SIZE, benchmarks=("fld", "inshop"))
-    assert _digest(tmp_path / "fld") == _digest(generated / "fld")
-    assert _digest(tmp_path / "inshop") == _digest(generated / "inshop")
+    assert tree_digest(tmp_path / "fld") == tree_digest(generated / "fld")
+    assert tree_digest(tmp_path / "inshop") == tree_digest(generated / "inshop")
     generate_deepfashion(tmp_path / "other", 12, 4, 4, seed=4, size=SIZE, benchmarks=("fld",))
-    assert _digest(tmp_path / "other" / "fld") != _digest(generated / "fld")
+    assert tree_digest(tmp_path / "other" / "fld") != tree_digest(generated / "fld")
 
 
 def test_categories_are_the_50_mapped_onto_the_13_shapes(generated: Path) -> None:
