@@ -542,9 +542,9 @@ def _column_line(path: Path, lines: list[str], start: int, columns: str, log: Re
     return start  # read it as a row: a deleted column line must not cost the first row
 
 
-def _rows(path: Path, columns: str | None, log: ReadLog) -> list[tuple[int, str]] | None:
-    """The data rows of a list file as (line number, text), after checking its count line and
-    column line; None when the file cannot be read (recorded in `log`)."""
+def _read_text(path: Path, log: ReadLog) -> str | None:
+    """A list file's text (a BOM dropped), counted as checked; None when it cannot be read
+    (recorded in `log`)."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -554,6 +554,15 @@ def _rows(path: Path, columns: str | None, log: ReadLog) -> list[tuple[int, str]
         log.add(path, "", f"cannot read: {exc}")
         return None
     log.files_checked += 1
+    return text
+
+
+def _rows(path: Path, columns: str | None, log: ReadLog) -> list[tuple[int, str]] | None:
+    """The data rows of a list file as (line number, text), after checking its count line and
+    column line; None when the file cannot be read (recorded in `log`)."""
+    text = _read_text(path, log)
+    if text is None:
+        return None
     lines = text.splitlines()
     count, start = _count_line(path, lines, columns, log)
     if columns is not None:
@@ -761,15 +770,14 @@ def _item_ids(path: Path, log: ReadLog) -> list[str] | None:
 def _descriptions(path: Path, log: ReadLog) -> dict[str, ItemDescription] | None:
     """In-shop's item descriptions: a JSON array of {"item", "color", "description": [str]}
     (its README calls it a list of rows; the file is JSON)."""
-    try:
-        entries = json.loads(path.read_text(encoding="utf-8-sig"))
-    except FileNotFoundError:
-        log.add(path, "", "file not found")
+    text = _read_text(path, log)
+    if text is None:
         return None
-    except (OSError, ValueError) as exc:
+    try:
+        entries = json.loads(text)
+    except ValueError as exc:
         log.add(path, "", f"cannot read JSON: {exc}")
         return None
-    log.files_checked += 1
     if not isinstance(entries, list):
         log.add(path, "", f"expected a JSON array, got {json_type_name(entries)}")
         return None
