@@ -89,14 +89,17 @@ class DataConfig:
 
 @dataclass
 class SolverConfig:
-    """SGD with linear warm-up and a multi-step decay; `steps` and `epochs` are in epochs.
+    """SGD (or AdamW) with linear warm-up and a multi-step decay; `steps` and `epochs` are in epochs.
 
+    `optimizer`: ``sgd`` (with `momentum`, the 1x recipe) or ``adamw`` (decoupled `weight_decay`;
+    `momentum` unused), an option for short from-scratch runs.
     `batch_size` is the total over all processes (divided by the world size under DDP).
     `clip` > 0 clips the gradient norm; `amp` enables mixed precision on CUDA only.
     """
 
     epochs: int = 12
     batch_size: int = 16
+    optimizer: Literal["sgd", "adamw"] = "sgd"
     base_lr: float = 0.02
     momentum: float = 0.9
     weight_decay: float = 1e-4

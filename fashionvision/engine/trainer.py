@@ -208,9 +208,13 @@ class Trainer:
     def _optimizer(self) -> tuple[torch.optim.Optimizer, WarmupMultiStepLR]:
         s = self.cfg.solver
         params = [p for p in self.model.parameters() if p.requires_grad]
-        optimizer = torch.optim.SGD(
-            params, lr=s.base_lr, momentum=s.momentum, weight_decay=s.weight_decay
-        )
+        optimizer: torch.optim.Optimizer
+        if s.optimizer == "adamw":
+            optimizer = torch.optim.AdamW(params, lr=s.base_lr, weight_decay=s.weight_decay)
+        else:
+            optimizer = torch.optim.SGD(
+                params, lr=s.base_lr, momentum=s.momentum, weight_decay=s.weight_decay
+            )
         scheduler = WarmupMultiStepLR(
             optimizer,
             milestones=epochs_to_iters(s.steps, self.iters_per_epoch),

@@ -161,3 +161,21 @@ def test_resume_of_a_missing_run_creates_no_folder(data_root, tmp_path):
     with pytest.raises(FashionVisionError, match="last.pt: checkpoint not found"):
         _trainer(data_root, out).fit(resume=True)
     assert not out.exists()
+
+
+def test_adamw_is_built_with_the_solver_settings_and_its_state_resumes(data_root, tmp_path):
+    trainer = _trainer(
+        data_root,
+        tmp_path,
+        "solver.optimizer=adamw",
+        "solver.base_lr=0.001",
+        "solver.weight_decay=0.05",
+        "train.max_iters=1",
+    )
+    assert isinstance(trainer.optimizer, torch.optim.AdamW)
+    group = trainer.optimizer.param_groups[0]
+    assert group["weight_decay"] == 0.05 and group["initial_lr"] == 0.001
+    trainer.fit()
+    state = load_checkpoint(tmp_path / "last.pt")
+    assert "exp_avg_sq" in next(iter(state["optimizer"]["state"].values()))  # Adam's moments
+    assert isinstance(_trainer(data_root, tmp_path / "sgd").optimizer, torch.optim.SGD)
