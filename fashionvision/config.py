@@ -70,14 +70,64 @@ class ModelConfig:
 
 
 @dataclass
+class FashionNetConfig:
+    """Architecture of FashionNet (``arch: fashionnet``): keyword arguments of
+    ``fashionvision.models.fashionnet.build_fashionnet``.
+
+    `backbone`: ``vgg16`` / ``vgg16_bn`` (the paper), ``resnet50``, or ``tiny`` (a small VGG-like
+    net of base `width` with `norm`, for CPU runs).  `weights` as for Match R-CNN (a torchvision
+    weights name or a local file; None = from scratch).  Images are cropped to their box and
+    resized to `input_size` squared.
+    """
+
+    backbone: str = "vgg16"
+    weights: str | None = None
+    norm: Literal["bn", "gn"] = "bn"
+    width: int = 32
+    num_categories: int = 50
+    num_attributes: int = 1000
+    num_landmarks: int = 8
+    fc_dim: int = 4096
+    local_dim: int = 1024
+    embedding_dim: int = 256
+    pool_size: int = 3
+    triplet_margin: float = 0.2
+    input_size: int = 224
+
+
+@dataclass
+class FashionNetStage:
+    """One stage of FashionNet's alternating training: `epochs` epochs with these loss weights,
+    landmark pooling at the ground-truth (``gt``) or the predicted landmarks.  The stage list
+    repeats until ``solver.epochs`` (the paper: stage 1 weights the landmark and visibility losses
+    high, stage 2 trains the fused branches on the predicted landmarks; iterated)."""
+
+    epochs: int = 1
+    pool_from: Literal["gt", "predicted"] = "predicted"
+    category: float = 1.0
+    attribute: float = 1.0
+    landmark: float = 1.0
+    visibility: float = 1.0
+    triplet: float = 1.0
+
+
+@dataclass
 class DataConfig:
     """Where the DeepFashion2-format data lives and how it is sampled.
 
-    `root` holds ``<train_split>/{image,annos}`` and ``<val_split>/{image,annos}``.  With
+    `format`: ``deepfashion2`` (Match R-CNN): `root` holds ``<train_split>/{image,annos}`` and
+    ``<val_split>/{image,annos}``; ``deepfashion`` (FashionNet): `root` holds DeepFashion (v1)
+    benchmark folders (see ``fashionvision.data.deepfashion_dataset``).  With
     `pair_sampling` the user and shop images of one pair_id share a batch (the pair loss needs it).
     `strict=False` skips malformed annotation items with a counted warning instead of failing.
+    `balance` (DeepFashion2 format): ``repeat_factor`` repeats images of rare categories by
+    LVIS repeat factors (`repeat_threshold`; plain shuffled batches, pairs not kept together);
+    ``augment`` adds rotated + noised copies of rare categories' images up to `balance_cap`
+    instances per category, at most `balance_max_repeat` copies per image
+    (``fashionvision.data.balancing``).  The per-category counts are printed before training.
     """
 
+    format: Literal["deepfashion2", "deepfashion"] = "deepfashion2"
     root: str = ""
     train_split: str = "train"
     val_split: str = "validation"
@@ -85,11 +135,15 @@ class DataConfig:
     flip_prob: float = 0.5
     pair_sampling: bool = True
     strict: bool = True
+    balance: Literal["none", "repeat_factor", "augment"] = "none"
+    repeat_threshold: float = 0.001
+    balance_cap: int = 10_000
+    balance_max_repeat: int = 4
 
 
 @dataclass
 class SolverConfig:
-    """SGD (or AdamW) with linear warm-up and a multi-step decay; `steps` and `epochs` are in epochs.
+    """SGD (or AdamW), linear warm-up and a multi-step decay; `steps` and `epochs` are in epochs.
 
     `optimizer`: ``sgd`` (with `momentum`, the 1x recipe) or ``adamw`` (decoupled `weight_decay`;
     `momentum` unused), an option for short from-scratch runs.
@@ -150,9 +204,16 @@ class TrainConfig:
 
 @dataclass
 class Config:
-    """The whole configuration of a training run."""
+    """The whole configuration of a training run.
 
+    `arch` picks the network: ``match_rcnn`` (section `model`, data in DeepFashion2 format) or
+    ``fashionnet`` (sections `fashionnet` and `stages`, ``data.format: deepfashion``).
+    """
+
+    arch: Literal["match_rcnn", "fashionnet"] = "match_rcnn"
     model: ModelConfig = field(default_factory=ModelConfig)
+    fashionnet: FashionNetConfig = field(default_factory=FashionNetConfig)
+    stages: tuple[FashionNetStage, ...] = (FashionNetStage(),)
     data: DataConfig = field(default_factory=DataConfig)
     solver: SolverConfig = field(default_factory=SolverConfig)
     loss: LossWeights = field(default_factory=LossWeights)
@@ -323,6 +384,8 @@ def _coerce(value: Any, hint: Any, key: str, source: _Source) -> Any:
         if value in args:
             return value
         raise ConfigError(f"{source.of(key)}: {key}: expected one of {list(args)}, got {value!r}")
+    if dataclasses.is_dataclass(hint):
+        return _build_dataclass(hint, value, f"{key}.", source)
     if origin is tuple:
         if not isinstance(value, list | tuple):
             raise ConfigError(f"{source.of(key)}: {key}: expected a list, got {value!r}")

@@ -8,6 +8,10 @@ Two forms:
   the same sharded pipeline as training (`fashionvision.engine.evaluate`).  Under
   ``torchrun --nproc_per_node N -m fashionvision evaluate ...`` each process takes 1/N of the
   images and rank 0 prints the gathered numbers.
+  A FashionNet checkpoint is evaluated on a DeepFashion (v1) data root instead
+  (``--split ROOT [--partition val|test]``): category top-3/5, attribute top-3/5 recall (overall
+  and per type), landmark normalized error, In-shop or consumer-to-shop retrieval top-k, beside
+  FashionNet's published numbers (`fashionvision.engine.fashionnet`).
 * ``fashionvision evaluate --gt GT.json --results RES.json --task bbox|segm|landmarks`` scores a
   COCO results file (ours or the official per-task files, rows with or without ``bbox``).
 
@@ -36,7 +40,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     model = parser.add_argument_group("a checkpoint on a split")
     model.add_argument("--weights", metavar="CKPT", help="checkpoint (.pt) to evaluate")
-    model.add_argument("--split", metavar="DIR", help="DeepFashion2-format split (annos/, image/)")
+    model.add_argument(
+        "--split",
+        metavar="DIR",
+        help="DeepFashion2-format split (annos/, image/); for a FashionNet checkpoint, a "
+        "DeepFashion data root (benchmark folders)",
+    )
+    model.add_argument(
+        "--partition",
+        default="val",
+        choices=("val", "test"),
+        help="FashionNet only: which partition of the DeepFashion root (default val)",
+    )
     add_batch_size(model)
     model.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: auto)")
     add_retrieval_options(model)
@@ -84,6 +99,7 @@ def run_checkpoint(args: argparse.Namespace) -> int:
     from fashionvision.engine import distributed as D
     from fashionvision.engine.build import resolve_device
     from fashionvision.engine.evaluate import ProgressBar, evaluate_checkpoint
+    from fashionvision.engine.inference import checkpoint_arch
     from fashionvision.evaluation.tables import format_report
     from fashionvision.io_utils import write_json
 
@@ -93,6 +109,8 @@ def run_checkpoint(args: argparse.Namespace) -> int:
     if dist.distributed and device.type == "cuda":
         device = torch.device("cuda", dist.local_rank)
     try:
+        if checkpoint_arch(args.weights) == "fashionnet":
+            return _run_fashionnet(args, device, dist)
         metrics, _, _ = evaluate_checkpoint(
             args.weights,
             args.split,
@@ -109,6 +127,31 @@ def run_checkpoint(args: argparse.Namespace) -> int:
     if metrics is None:  # not rank 0
         return 0
     print(format_report(metrics, per_category=args.per_category))
+    if args.json:
+        write_json(args.json, metrics, indent=2)
+        print(f"\nwrote {args.json}")
+    return 0
+
+
+def _run_fashionnet(args: argparse.Namespace, device: object, dist: object) -> int:
+    from fashionvision.engine.evaluate import ProgressBar
+    from fashionvision.engine.fashionnet import evaluate_fashionnet_checkpoint
+    from fashionvision.evaluation.tables import format_fashionnet_report
+    from fashionvision.io_utils import write_json
+
+    metrics = evaluate_fashionnet_checkpoint(
+        args.weights,
+        args.split,
+        args.partition,
+        device=device,  # type: ignore[arg-type]
+        batch_size=args.batch_size,
+        strict=not args.lenient,
+        dist=dist,  # type: ignore[arg-type]
+        progress=ProgressBar("inference") if dist.is_main else None,  # type: ignore[attr-defined]
+    )
+    if metrics is None:  # not rank 0
+        return 0
+    print(format_fashionnet_report(metrics))
     if args.json:
         write_json(args.json, metrics, indent=2)
         print(f"\nwrote {args.json}")

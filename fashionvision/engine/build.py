@@ -7,13 +7,14 @@ plain keyword arguments.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from fashionvision.categories import NUM_CATEGORIES
-from fashionvision.config import DataConfig, ModelConfig
+from fashionvision.config import Config, DataConfig, ModelConfig
 from fashionvision.errors import ConfigError
 
 
@@ -25,6 +26,16 @@ def build_model(model_cfg: ModelConfig) -> nn.Module:
         return build_match_rcnn(num_classes=NUM_CATEGORIES + 1, **dataclasses.asdict(model_cfg))
     except (ValueError, KeyError) as exc:
         raise ConfigError(f"model: cannot build Match R-CNN: {exc}") from exc
+
+
+def build_network(cfg: Config) -> nn.Module:
+    """The network `cfg.arch` names: Match R-CNN (section ``model``) or FashionNet
+    (section ``fashionnet``)."""
+    if cfg.arch == "fashionnet":
+        from fashionvision.engine.fashionnet import build_fashionnet_model
+
+        return build_fashionnet_model(cfg.fashionnet)
+    return build_model(cfg.model)
 
 
 def resolve_device(name: str | None, option: str = "train.device") -> torch.device:
@@ -67,7 +78,45 @@ def epoch_batches(
         return []
     generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
     order = torch.randperm(num_items, generator=generator).tolist()
+    return rank_batches(order, batch_size, rank, world_size)
+
+
+def rank_batches(
+    order: Sequence[int], batch_size: int, rank: int = 0, world_size: int = 1
+) -> list[list[int]]:
+    """Rank `rank`'s batches of an epoch's index order: padded by repeating its start so that every
+    rank gets as many indices (and batches) as the others, then every `world_size`-th index."""
+    order = list(order)
     pad = (-len(order)) % world_size
     order += order[:pad]
     mine = order[rank::world_size]
     return [mine[i : i + batch_size] for i in range(0, len(mine), batch_size)]
+
+
+def grouped_epoch_batches(
+    groups: Sequence[Sequence[int]],
+    batch_size: int,
+    seed: int,
+    epoch: int,
+    rank: int = 0,
+    world_size: int = 1,
+) -> list[list[int]]:
+    """Like `epoch_batches`, but the images of a group (an item's views) stay next to each other,
+    so a batch holds positives for the triplet loss; a function of (seed, epoch) only.
+
+    The groups are shuffled and concatenated; the sequence is padded by repeating its start and
+    cut into global batches of ``batch_size * world_size``, of which rank `rank` takes the
+    `rank`-th contiguous slice (a group is split only where it straddles a cut).
+    """
+    if not groups:
+        return []
+    generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
+    shuffled = torch.randperm(len(groups), generator=generator).tolist()
+    order = [i for g in shuffled for i in groups[g]]
+    step = batch_size * world_size
+    pad = (-len(order)) % step
+    order += (order * (pad // len(order) + 1))[:pad]
+    return [
+        order[start + rank * batch_size : start + (rank + 1) * batch_size]
+        for start in range(0, len(order), step)
+    ]

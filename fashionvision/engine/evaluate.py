@@ -65,23 +65,36 @@ def gt_boxes(records: Sequence[ImageAnnotation]) -> list[torch.Tensor]:
 def inference_on_dataset(
     model: nn.Module,
     split_dir: str | Path,
-    records: Sequence[ImageAnnotation],
+    records: Sequence[Any],
     evaluators: Sequence[DatasetEvaluator],
     *,
     device: torch.device,
     batch_size: int = 4,
     dist: DistInfo | None = None,
     progress: Progress | None = None,
+    run_batch: Callable[[Sequence[Any]], list[Any]] | None = None,
 ) -> dict[str, Any] | None:
     """Run `model` (eval mode) on this rank's shard of `records` and evaluate on rank 0.
 
     Every rank must call it with the same `records` (the whole split) and evaluators of the same
-    kinds; images are read from ``split_dir / record.file_name``.  Returns the evaluators' merged
-    numbers plus ``num_images`` and ``inference_s`` (this rank's) on rank 0, None elsewhere.
+    kinds.  By default the model is a detector whose images are read from
+    ``split_dir / record.file_name``; `run_batch` (records -> one output per record) replaces that
+    for other networks (FashionNet).  Returns the evaluators' merged numbers plus ``num_images``
+    and ``inference_s`` (this rank's) on rank 0, None elsewhere.
     """
     dist = dist or DistInfo()
     shard = list(records)[dist.rank :: dist.world_size]
-    with_boxes = any(e.wants_box_embeddings for e in evaluators)
+    with_boxes = any(getattr(e, "wants_box_embeddings", False) for e in evaluators)
+
+    def detect(chunk: Sequence[ImageAnnotation]) -> list[Any]:
+        images = [load_image(Path(split_dir) / r.file_name) for r in chunk]
+        boxes = gt_boxes(chunk) if with_boxes else None
+        return [
+            keep_confident(out, EVAL_SCORE_THRESHOLD)
+            for out in forward_images(model, images, device, boxes)
+        ]
+
+    run = run_batch or detect
     for evaluator in evaluators:
         evaluator.reset()
     was_training = model.training
@@ -90,12 +103,7 @@ def inference_on_dataset(
     done = 0
     try:
         for chunk in batched(shard, batch_size):
-            images = [load_image(Path(split_dir) / r.file_name) for r in chunk]
-            boxes = gt_boxes(chunk) if with_boxes else None
-            outputs = [
-                keep_confident(out, EVAL_SCORE_THRESHOLD)
-                for out in forward_images(model, images, device, boxes)
-            ]
+            outputs = run(chunk)
             for evaluator in evaluators:
                 evaluator.process(chunk, outputs)
             done += len(chunk)

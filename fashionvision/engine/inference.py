@@ -21,9 +21,9 @@ from torch import nn
 from torchvision.transforms import functional as TF
 
 from fashionvision.categories import CATEGORY_NAMES
-from fashionvision.config import ModelConfig
+from fashionvision.config import Config, ModelConfig
 from fashionvision.detections import binary_masks, local_landmarks, output_to_detections
-from fashionvision.engine.build import build_model, resolve_device
+from fashionvision.engine.build import build_network, resolve_device
 from fashionvision.engine.checkpoint import CheckpointError, load_checkpoint
 from fashionvision.errors import FashionVisionError
 from fashionvision.structures import Detection
@@ -133,8 +133,9 @@ def output_to_prediction(output: dict[str, torch.Tensor]) -> dict[str, Any]:
     }
 
 
-def model_from_checkpoint(path: str | Path, device: torch.device) -> tuple[nn.Module, ModelConfig]:
-    """Rebuild the model of a training checkpoint (``model`` + ``config`` entries), in eval mode."""
+def load_network(path: str | Path, device: torch.device) -> tuple[nn.Module, Config]:
+    """Rebuild the network of a training checkpoint (``model`` + ``config`` entries), in eval
+    mode, whichever `arch` it is, with its whole config."""
     from fashionvision.config import config_from_dict
 
     state = load_checkpoint(path, required=("model", "config"))
@@ -142,12 +143,30 @@ def model_from_checkpoint(path: str | Path, device: torch.device) -> tuple[nn.Mo
         cfg = config_from_dict(state["config"], source=str(path))
     except FashionVisionError as exc:
         raise CheckpointError(f"{path}: config: {exc}") from exc
-    model = build_model(cfg.model)
+    model = build_network(cfg)
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as exc:
         raise CheckpointError(f"{path}: model: weights do not fit the model ({exc})") from exc
-    return model.to(device).eval(), cfg.model
+    return model.to(device).eval(), cfg
+
+
+def checkpoint_arch(path: str | Path) -> str:
+    """The `arch` a training checkpoint was trained as (``match_rcnn`` for older checkpoints)."""
+    state = load_checkpoint(path, required=("config",))
+    config = state["config"]
+    return str(config.get("arch", "match_rcnn")) if isinstance(config, dict) else "match_rcnn"
+
+
+def model_from_checkpoint(path: str | Path, device: torch.device) -> tuple[nn.Module, ModelConfig]:
+    """The Match R-CNN of a training checkpoint, in eval mode; a FashionNet checkpoint is a
+    CheckpointError naming the file (detection, matching and indexing need Match R-CNN)."""
+    model, cfg = load_network(path, device)
+    if cfg.arch != "match_rcnn":
+        raise CheckpointError(
+            f"{path}: a {cfg.arch} checkpoint; this needs a Match R-CNN checkpoint"
+        )
+    return model, cfg.model
 
 
 class Predictor:

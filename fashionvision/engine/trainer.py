@@ -29,14 +29,21 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from fashionvision.config import Config, config_to_dict, save_config
 from fashionvision.engine import distributed as D
-from fashionvision.engine.build import build_model, epoch_batches, resolve_device, split_dir
+from fashionvision.engine.build import (
+    build_network,
+    epoch_batches,
+    grouped_epoch_batches,
+    rank_batches,
+    resolve_device,
+    split_dir,
+)
 from fashionvision.engine.checkpoint import (
     load_checkpoint,
     rng_state,
     save_checkpoint,
     set_rng_state,
 )
-from fashionvision.engine.losses import weighted_loss
+from fashionvision.engine.losses import FASHIONNET_LOSS_GROUPS, weighted_loss
 from fashionvision.engine.schedule import WarmupMultiStepLR, epochs_to_iters
 from fashionvision.errors import FashionVisionError
 from fashionvision.io_utils import atomic_write, write_json
@@ -121,7 +128,8 @@ def tensorboard_writer(log_dir: Path) -> Any | None:
 
 
 class Trainer:
-    """Trains Match R-CNN as `cfg` says, writing to `out_dir` (see the module docstring).
+    """Trains Match R-CNN or FashionNet (``cfg.arch``) as `cfg` says, writing to `out_dir` (see
+    the module docstring).
 
     `model`, `train_dataset` (+ its `train_records`, needed for pair sampling) and `val_records`
     (+ `val_split_dir`) default to what `cfg` describes; tests pass small ones.  The dataset yields
@@ -150,9 +158,16 @@ class Trainer:
             self.device = torch.device("cuda", self.dist.local_rank)
         self.batch_size = D.per_rank_batch_size(cfg.solver.batch_size, self.dist)
         seed_everything(cfg.train.seed + self.dist.rank)
-        self.model = (model if model is not None else build_model(cfg.model)).to(self.device)
-        self.train_dataset, self.train_records = self._train_data(train_dataset, train_records)
-        self.val_split_dir, self.val_records = self._val_data(val_split_dir, val_records)
+        self.model = (model if model is not None else build_network(cfg)).to(self.device)
+        self.fashionnet = cfg.arch == "fashionnet"
+        self.repeat_factors: list[float] | None = None
+        self.val_fashion: Any = None  # FashionNet's validation DeepFashionSplit
+        if self.fashionnet:
+            self.train_dataset, self.train_records = self._fashionnet_data(train_dataset)
+            self.val_split_dir, self.val_records = None, None
+        else:
+            self.train_dataset, self.train_records = self._train_data(train_dataset, train_records)
+            self.val_split_dir, self.val_records = self._val_data(val_split_dir, val_records)
         self.iters_per_epoch = len(self.epoch_plan(0))
         if self.iters_per_epoch == 0:
             raise FashionVisionError("training split is empty: nothing to train on")
@@ -188,7 +203,66 @@ class Trainer:
         with D.main_first(self.dist):  # rank 0 builds the cached split index, the others read it
             records = load_split(folder, strict=self.cfg.data.strict)
         ds = DeepFashion2Dataset(records, transforms=flip, split_dir=folder)
+        if self.cfg.data.balance == "augment":
+            return self._class_balanced(ds)
+        if self.cfg.data.balance == "repeat_factor":
+            from fashionvision.data.balancing import repeat_factors
+
+            self.repeat_factors = repeat_factors(ds.records, self.cfg.data.repeat_threshold)
+            self._print_counts(ds.records, self.epoch_plan_indices(0, ds.records))
         return ds, ds.records
+
+    def _class_balanced(self, ds: Any) -> tuple[Dataset, list[ImageAnnotation]]:
+        from fashionvision.data.balancing import (
+            BalancedDataset,
+            balancing_augment,
+            class_balance_plan,
+        )
+
+        d = self.cfg.data
+        plan = class_balance_plan(
+            ds.records, d.balance_cap, self.cfg.train.seed, max_repeat=d.balance_max_repeat
+        )
+        balanced = BalancedDataset(ds, plan, balancing_augment())
+        self._print_counts(ds.records, [i for i, _ in plan])
+        return balanced, balanced.records
+
+    def _print_counts(self, records: Sequence[ImageAnnotation], indices: list[int]) -> None:
+        """The instances per category before and after balancing (rank 0 prints)."""
+        if not self.dist.is_main:
+            return
+        from fashionvision.data.balancing import category_counts, format_counts
+
+        print(f"data.balance={self.cfg.data.balance}: instances per category (one epoch)")
+        print(format_counts(category_counts(records), category_counts(records, indices)))
+
+    def epoch_plan_indices(
+        self, epoch: int, records: Sequence[ImageAnnotation] | None = None
+    ) -> list[int]:
+        """Repeat-factor sampling: the dataset indices of `epoch`, repeats included, shuffled."""
+        from fashionvision.data.balancing import balanced_epoch
+
+        records = records if records is not None else self.train_records
+        assert records is not None and self.repeat_factors is not None
+        return balanced_epoch(records, self.repeat_factors, self.cfg.train.seed, epoch)
+
+    def _fashionnet_data(self, dataset: Dataset | None) -> tuple[Dataset, None]:
+        """FashionNet's training set (union of the root's benchmarks), its validation split,
+        and the attribute frequencies its rebalanced attribute loss weights by."""
+        from fashionvision.engine import fashionnet as F
+
+        if dataset is None:
+            with D.main_first(self.dist):
+                dataset, split = F.train_dataset(self.cfg)
+            freq = F.attribute_frequency(split.samples, self.cfg.fashionnet.num_attributes)
+            self.model.set_attribute_frequency(freq.to(self.device))
+        root = self.cfg.data.root
+        if root and Path(root).is_dir():
+            try:
+                self.val_fashion = F.load_split_for(self.cfg.data, self.cfg.data.val_split)
+            except FashionVisionError:
+                self.val_fashion = None  # no validation split: training goes on unevaluated
+        return dataset, None
 
     def _val_data(
         self, folder: str | Path | None, records: Sequence[ImageAnnotation] | None
@@ -232,6 +306,18 @@ class Trainer:
         ``solver.batch_size`` images, which keeps pairs together for the global pair loss.
         """
         seed = self.cfg.train.seed
+        if self.fashionnet and hasattr(self.train_dataset, "groups"):
+            return grouped_epoch_batches(
+                self.train_dataset.groups(),
+                self.batch_size,
+                seed,
+                epoch,
+                self.dist.rank,
+                self.dist.world_size,
+            )
+        if self.repeat_factors is not None:
+            indices = self.epoch_plan_indices(epoch)
+            return rank_batches(indices, self.batch_size, self.dist.rank, self.dist.world_size)
         if self.cfg.data.pair_sampling and self.train_records is not None:
             from fashionvision.data.dataset import PairBatchSampler
 
@@ -255,13 +341,14 @@ class Trainer:
 
     def _loader(self, batches: list[list[int]], epoch: int) -> DataLoader:
         from fashionvision.data.dataset import collate_fn
+        from fashionvision.data.deepfashion_dataset import collate_batch
 
         # a private generator: creating the loader must not consume the global RNG (resume parity)
         generator = torch.Generator().manual_seed(self.cfg.train.seed * 7919 + epoch)
         return DataLoader(
             self.train_dataset,
             batch_sampler=ListBatchSampler(batches),
-            collate_fn=collate_fn,
+            collate_fn=collate_batch if self.fashionnet else collate_fn,
             num_workers=self.cfg.data.workers,
             generator=generator,
             pin_memory=self.device.type == "cuda",
@@ -313,17 +400,37 @@ class Trainer:
             seed_everything(self.cfg.train.seed + 1000 * self.dist.rank + self.state.iteration)
 
     # ---------------------------------------------------------------------------- loop
-    def step(self, images: list[torch.Tensor], targets: list[dict[str, Any]]) -> dict[str, float]:
+    def _losses(self, images: Any, targets: Any) -> tuple[dict[str, torch.Tensor], Any, Any]:
+        """The model's raw losses on a batch, with the loss weights and groups that apply now.
+
+        Match R-CNN: lists of images and target dicts; FashionNet: a batched image tensor and a
+        dict of batched targets, pooled and weighted as the current stage says."""
+        dev = self.device
+        if self.fashionnet:
+            from fashionvision.engine.fashionnet import stage_at, stage_weights
+
+            stage = stage_at(self.cfg.stages, self.state.epoch)
+            images = images.to(dev, non_blocking=True)
+            targets = {k: v.to(dev) for k, v in targets.items()}
+            with torch.autocast(dev.type, enabled=self.amp):
+                loss_dict = self.ddp_model(images, targets, pool_from=stage.pool_from)
+            return loss_dict, stage_weights(stage), FASHIONNET_LOSS_GROUPS
+        images = [img.to(dev, non_blocking=True) for img in images]
+        targets = [
+            {k: v.to(dev) if torch.is_tensor(v) else v for k, v in t.items()} for t in targets
+        ]
+        with torch.autocast(dev.type, enabled=self.amp):
+            loss_dict = self.ddp_model(images, targets)
+        return loss_dict, self.cfg.loss, None
+
+    def step(self, images: Any, targets: Any) -> dict[str, float]:
         """One optimisation step; returns raw (``loss_*``) and weighted (``w_loss_*``) losses, and
         with the matching stream the pair counts of the pair loss (``pairs_pos``, ``pairs_neg``)."""
-        images = [img.to(self.device, non_blocking=True) for img in images]
-        targets = [
-            {k: v.to(self.device) if torch.is_tensor(v) else v for k, v in t.items()}
-            for t in targets
-        ]
-        with torch.autocast(self.device.type, enabled=self.amp):
-            loss_dict = self.ddp_model(images, targets)
-        total, weighted = weighted_loss(loss_dict, self.cfg.loss)
+        loss_dict, weights, groups = self._losses(images, targets)
+        if groups is None:
+            total, weighted = weighted_loss(loss_dict, weights)
+        else:
+            total, weighted = weighted_loss(loss_dict, weights, groups)
         if not torch.isfinite(total):
             raise FloatingPointError(
                 f"loss is {total.item()} at iteration {self.state.iteration}: "
@@ -425,11 +532,25 @@ class Trainer:
         Every rank evaluates its shard of the split (`fashionvision.engine.evaluate`); rank 0
         gathers, scores, writes and returns the report (None on the other ranks).
         """
-        if self.val_records is None or self.val_split_dir is None:
-            return None
         from fashionvision.engine.evaluate import ProgressBar, evaluate_model
 
         show = self.dist.is_main and self.cfg.train.progress
+        bar = ProgressBar(f"evaluation after epoch {self.state.epoch}") if show else None
+        if self.fashionnet and self.val_fashion is not None:
+            from fashionvision.engine.fashionnet import evaluate_fashionnet
+
+            metrics = evaluate_fashionnet(
+                self.model,
+                self.val_fashion,
+                input_size=self.cfg.fashionnet.input_size,
+                device=self.device,
+                batch_size=self.batch_size,
+                dist=self.dist,
+                progress=bar,
+            )
+            return self._write_eval(metrics)
+        if self.val_records is None or self.val_split_dir is None:
+            return None
         metrics, _, _ = evaluate_model(
             self.model,
             self.val_split_dir,
@@ -437,8 +558,11 @@ class Trainer:
             device=self.device,
             batch_size=self.batch_size,
             dist=self.dist,
-            progress=ProgressBar(f"evaluation after epoch {self.state.epoch}") if show else None,
+            progress=bar,
         )
+        return self._write_eval(metrics)
+
+    def _write_eval(self, metrics: dict[str, Any] | None) -> dict[str, Any] | None:
         if metrics is None:
             return None
         report = {"epoch": self.state.epoch, "iteration": self.state.iteration, **metrics}

@@ -99,3 +99,45 @@ def format_report(
         if key in metrics:
             parts.append(format_retrieval(metrics[key], title))
     return "\n\n".join(parts)
+
+
+# FashionNet's published figures (Liu et al., CVPR 2016; ../shared/DESIGN.md §3), printed beside
+# ours for reference: category top-3/5 accuracy, attribute (all types) top-3/5 recall, In-shop
+# top-20 accuracy, landmark normalized error (lower is better).
+FASHIONNET_PUBLISHED: dict[str, float] = {
+    "category top3": 0.8258,
+    "category top5": 0.9017,
+    "attributes top3": 0.4552,
+    "attributes top5": 0.5461,
+    "retrieval top20": 0.764,
+    "landmarks NE": 0.0872,
+}
+
+
+def fashionnet_rows(metrics: Mapping[str, Any]) -> list[tuple[str, float | None]]:
+    """(name, value) of FashionNet's headline numbers in `FashionNetEvaluator` output, in the
+    order of `FASHIONNET_PUBLISHED` plus per attribute type and retrieval top-1/5/10."""
+    rows: list[tuple[str, float | None]] = []
+    category = metrics.get("category", {})
+    rows += [(f"category top{k}", category.get(f"top{k}")) for k in (3, 5)]
+    attributes = metrics.get("attributes", {})
+    rows += [(f"attributes top{k}", attributes.get(f"top{k}")) for k in (3, 5)]
+    for name, group in attributes.get("per_type", {}).items():
+        rows += [(f"  {name} top{k}", group.get(f"top{k}")) for k in (3, 5)]
+    retrieval = metrics.get("retrieval", {})
+    rows += [(f"retrieval top{k}", retrieval.get(f"top{k}")) for k in (1, 5, 10, 20)]
+    landmarks = metrics.get("landmarks", {})
+    rows.append(("landmarks NE", landmarks.get("NE")))
+    rows.append(("visibility accuracy", landmarks.get("visibility_accuracy")))
+    return [(name, value) for name, value in rows if value is not None]
+
+
+def format_fashionnet_report(metrics: Mapping[str, Any]) -> str:
+    """FashionNet's numbers beside the published ones (a reference, not a target)."""
+    rows = [[name, f"{value:.3f}", _published(name)] for name, value in fashionnet_rows(metrics)]
+    return _grid(["metric", "measured", "FashionNet (paper)"], rows)
+
+
+def _published(name: str) -> str:
+    value = FASHIONNET_PUBLISHED.get(name)
+    return "" if value is None else f"{value:.3f}"

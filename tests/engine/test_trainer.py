@@ -179,3 +179,28 @@ def test_adamw_is_built_with_the_solver_settings_and_its_state_resumes(data_root
     state = load_checkpoint(tmp_path / "last.pt")
     assert "exp_avg_sq" in next(iter(state["optimizer"]["state"].values()))  # Adam's moments
     assert isinstance(_trainer(data_root, tmp_path / "sgd").optimizer, torch.optim.SGD)
+
+
+def test_class_balancing_augment_adds_marked_copies_and_prints_the_counts(
+    data_root, tmp_path, capsys
+):
+    trainer = _trainer(data_root, tmp_path, "data.balance=augment", "data.balance_max_repeat=2")
+    originals = len(trainer.train_dataset.plan) - sum(aug for _, aug in trainer.train_dataset.plan)
+    assert originals == 6 and len(trainer.train_dataset) > 6  # every category is under the cap
+    assert len(trainer.train_records) == len(trainer.train_dataset)
+    image, target = trainer.train_dataset[len(trainer.train_dataset) - 1]  # an augmented copy
+    assert image.shape[0] == 3 and target["boxes"].shape[1] == 4
+    out = capsys.readouterr().out
+    assert "data.balance=augment" in out and "before" in out and "after" in out
+
+
+def test_repeat_factor_sampling_repeats_images_and_every_rank_gets_as_many_batches(
+    data_root, tmp_path
+):
+    plain = _trainer(data_root, tmp_path / "a")
+    repeated = _trainer(data_root, tmp_path / "b", "data.balance=repeat_factor",
+                        "data.repeat_threshold=1.0")  # fmt: skip
+    assert repeated.repeat_factors is not None and min(repeated.repeat_factors) >= 1.0
+    planned = sum(len(b) for b in repeated.epoch_plan(0))
+    assert planned > sum(len(b) for b in plain.epoch_plan(0))  # rare images come back
+    assert repeated.epoch_plan(0) == repeated.epoch_plan(0) != repeated.epoch_plan(1)
