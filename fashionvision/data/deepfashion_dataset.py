@@ -124,9 +124,9 @@ def _samples_of(
                 extra = {"category": im.category_label - 1, "attributes": im.attributes}
             yield sample(im.name, bbox=im.bbox, landmarks_xy=xy, visibility=vis, **extra)
     elif isinstance(data, InShopData):
-        same_attributes = data.attributes is not None and [
-            a.name for a in data.attributes
-        ] == attribute_names
+        same_attributes = (
+            data.attributes is not None and [a.name for a in data.attributes] == attribute_names
+        )
         roles = ("train",) if split == "train" else INSHOP_EVAL_ROLES
         for im in data.images:
             if im.split not in roles:
@@ -155,7 +155,11 @@ def _samples_of(
                 xy, vis = _landmark_arrays(im.landmarks)
                 role = None if split == "train" else im.source
                 yield sample(
-                    name, bbox=im.bbox, landmarks_xy=xy, visibility=vis, item_id=pair.item_id,
+                    name,
+                    bbox=im.bbox,
+                    landmarks_xy=xy,
+                    visibility=vis,
+                    item_id=pair.item_id,
                     role=role,
                 )
 
@@ -229,8 +233,13 @@ def load_input(sample: DeepFashionSample, input_size: int) -> torch.Tensor:
             f"{sample.path}: image is {image.size[0]}x{image.size[1]}, the lists were read "
             f"against {sample.image_size[0]}x{sample.image_size[1]}"
         )
-    x1, y1, x2, y2 = crop_box(sample)
-    image = image.resize((input_size, input_size), Image.BILINEAR, box=(x1, y1, x2, y2))
+    return prepare_input(image, crop_box(sample), input_size)
+
+
+def prepare_input(image: Image.Image, crop: Sequence[float], input_size: int) -> torch.Tensor:
+    """The region `crop` (x1, y1, x2, y2) of an RGB image resized to a normalised square input."""
+    box = (float(crop[0]), float(crop[1]), float(crop[2]), float(crop[3]))
+    image = image.resize((input_size, input_size), Image.BILINEAR, box=box)
     return TF.normalize(TF.to_tensor(image), MEAN, STD)
 
 

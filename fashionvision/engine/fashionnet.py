@@ -184,3 +184,120 @@ def evaluate_fashionnet_checkpoint(
         dist=dist,
         progress=progress,
     )
+
+
+def label_names(split: DeepFashionSplit) -> dict[str, Any]:
+    """The label tables a checkpoint keeps so that predictions can be named."""
+    return {
+        "categories": list(split.category_names),
+        "attributes": list(split.attribute_names),
+        "attribute_groups": {k: list(v) for k, v in split.attribute_groups.items()},
+    }
+
+
+VISIBILITY_NAMES = ("visible", "occluded", "cut off")
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+class FashionNetPredictor:
+    """Run a trained FashionNet on garment images (see :func:`fashionvision.api.load`)."""
+
+    def __init__(self, model: nn.Module, cfg: Config, labels: dict[str, Any] | None, device: Any):
+        self.model = model.eval()
+        self.cfg = cfg
+        self.device = device
+        self.input_size = cfg.fashionnet.input_size
+        labels = labels or {}
+        self.category_names: list[str] = labels.get("categories") or [
+            f"category {k}" for k in range(1, cfg.fashionnet.num_categories + 1)
+        ]
+        self.attribute_names: list[str] = labels.get("attributes") or [
+            f"attribute {k}" for k in range(1, cfg.fashionnet.num_attributes + 1)
+        ]
+        self.attribute_type: dict[int, str] = {
+            col: name for name, cols in labels.get("attribute_groups", {}).items() for col in cols
+        }
+
+    @classmethod
+    def from_checkpoint(
+        cls, path: str | Path, device: str | None = None, option: str = "device"
+    ) -> FashionNetPredictor:
+        from fashionvision.engine.build import resolve_device
+        from fashionvision.engine.checkpoint import load_checkpoint
+        from fashionvision.engine.inference import load_network
+
+        dev = resolve_device(device, option=option)
+        model, cfg = load_network(path, dev)
+        if cfg.arch != "fashionnet":
+            raise FashionVisionError(f"{path}: a {cfg.arch} checkpoint, not FashionNet")
+        labels = load_checkpoint(path, required=("config",)).get("labels")
+        return cls(model, cfg, labels, dev)
+
+    @torch.no_grad()
+    def predict(
+        self,
+        images: Any,
+        boxes: Sequence[Sequence[float] | None] | None = None,
+        top_k: int = 5,
+        batch_size: int = 16,
+    ) -> list[dict[str, Any]]:
+        """Category, attributes, landmarks and embedding of each garment image.
+
+        `images`: one image or a list (paths, PIL images or HxWx3 uint8 arrays), each showing
+        one garment; `boxes`: per image the garment's box (x1, y1, x2, y2) to crop with the
+        training margin, or None for the whole image.  Returns one dict per image:
+
+        - ``categories``: the `top_k` (name, probability), best first (softmax over 50);
+        - ``attributes``: the `top_k` (name, type, probability), by sigmoid score;
+        - ``landmarks``: [8, 2] float32 pixels of the input image, the 8-slot layout
+          (``fashionvision.data.deepfashion.SLOT_NAMES``); ``visibility``: [8] state names and
+          ``visibility_probs`` [8, 3] (visible, occluded, cut off);
+        - ``embedding``: float32 [D], unit length (retrieval: nearer = more alike).
+        """
+        from fashionvision.data.deepfashion_dataset import prepare_input
+        from fashionvision.engine.inference import as_image_list, load_image_pil
+
+        items = as_image_list(images)
+        boxes = list(boxes) if boxes is not None else [None] * len(items)
+        if len(boxes) != len(items):
+            raise FashionVisionError(f"boxes: {len(boxes)} given for {len(items)} images")
+        results: list[dict[str, Any]] = []
+        for start in range(0, len(items), batch_size):
+            crops, tensors = [], []
+            for k in range(start, min(start + batch_size, len(items))):
+                image = load_image_pil(items[k], name=f"image {k}")
+                w, h = image.size
+                crop: tuple[float, float, float, float] = (0.0, 0.0, float(w), float(h))
+                box = boxes[k]
+                if box is not None:  # the training crop: the box plus its margin
+                    x1, y1, x2, y2 = (float(v) for v in box)
+                    crop = crop_box(DeepFashionSample("", Path(), (w, h), (x1, y1, x2, y2)))
+                crops.append(crop)
+                tensors.append(prepare_input(image, crop, self.input_size))
+            out = self.model(torch.stack(tensors).to(self.device))
+            out = {k: v.float().cpu().numpy() for k, v in out.items()}
+            for i, crop in enumerate(crops):
+                results.append(self._result({k: v[i] for k, v in out.items()}, crop, top_k))
+        return results
+
+    def _result(self, out: dict[str, np.ndarray], crop: Sequence[float], k: int) -> dict[str, Any]:
+        cat = _softmax(out["category_logits"])
+        attr = 1 / (1 + np.exp(-out["attribute_logits"]))
+        vis = _softmax(out["visibility_logits"])
+        top_c = np.argsort(-cat, kind="stable")[:k]
+        top_a = np.argsort(-attr, kind="stable")[:k]
+        return {
+            "categories": [(self.category_names[c], float(cat[c])) for c in top_c],
+            "attributes": [
+                (self.attribute_names[a], self.attribute_type.get(int(a), ""), float(attr[a]))
+                for a in top_a
+            ],
+            "landmarks": to_original(out["landmarks"], crop, self.input_size).astype(np.float32),
+            "visibility": [VISIBILITY_NAMES[int(v)] for v in vis.argmax(-1)],
+            "visibility_probs": vis.astype(np.float32),
+            "embedding": out["embedding"].astype(np.float32),
+        }

@@ -50,29 +50,34 @@ def as_image_list(images: ImageInput | Sequence[ImageInput]) -> list[ImageInput]
         ) from None
 
 
-def load_image(image: ImageInput, name: str = "<array>") -> torch.Tensor:
-    """A PIL image, an HxWx3 uint8 array or an image path -> FloatTensor [3, H, W] in [0, 1]."""
+def load_image_pil(image: ImageInput, name: str = "<array>") -> Image.Image:
+    """A PIL image, an HxWx3 uint8 array or an image path -> an RGB PIL image."""
     if isinstance(image, str | Path):
         path = Path(image)
         try:
             with Image.open(path) as img:
-                image = img.convert("RGB")
+                return img.convert("RGB")
         except FileNotFoundError:
             raise FashionVisionError(f"{path}: image file not found") from None
         except (UnidentifiedImageError, OSError) as exc:
             raise FashionVisionError(f"{path}: cannot read image ({exc})") from None
-    elif isinstance(image, Image.Image):
-        image = image.convert("RGB")
-    elif isinstance(image, np.ndarray):
+    if isinstance(image, Image.Image):
+        return image.convert("RGB")
+    if isinstance(image, np.ndarray):
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise FashionVisionError(
                 f"{name}: expected an HxWx3 uint8 array, got {image.shape} {image.dtype}"
             )
-        if not image.flags.writeable:  # torch warns on (and may not share) read-only memory
-            image = image.copy()
-    else:
-        raise FashionVisionError(f"{name}: unsupported image type {type(image).__name__}")
-    return TF.to_tensor(image)
+        return Image.fromarray(image)
+    raise FashionVisionError(f"{name}: unsupported image type {type(image).__name__}")
+
+
+def load_image(image: ImageInput, name: str = "<array>") -> torch.Tensor:
+    """A PIL image, an HxWx3 uint8 array or an image path -> FloatTensor [3, H, W] in [0, 1]."""
+    if isinstance(image, np.ndarray) and image.ndim == 3 and image.dtype == np.uint8:
+        if image.shape[2] == 3:  # straight to a tensor (no PIL round trip)
+            return TF.to_tensor(image.copy() if not image.flags.writeable else image)
+    return TF.to_tensor(load_image_pil(image, name))
 
 
 def batched(items: Sequence[Any], batch_size: int) -> Iterator[Sequence[Any]]:

@@ -161,6 +161,7 @@ class Trainer:
         self.model = (model if model is not None else build_network(cfg)).to(self.device)
         self.fashionnet = cfg.arch == "fashionnet"
         self.repeat_factors: list[float] | None = None
+        self.label_names: dict[str, Any] | None = None  # FashionNet's tables, kept in checkpoints
         self.val_fashion: Any = None  # FashionNet's validation DeepFashionSplit
         if self.fashionnet:
             self.train_dataset, self.train_records = self._fashionnet_data(train_dataset)
@@ -256,6 +257,7 @@ class Trainer:
                 dataset, split = F.train_dataset(self.cfg)
             freq = F.attribute_frequency(split.samples, self.cfg.fashionnet.num_attributes)
             self.model.set_attribute_frequency(freq.to(self.device))
+            self.label_names = F.label_names(split)
         root = self.cfg.data.root
         if root and Path(root).is_dir():
             try:
@@ -367,6 +369,7 @@ class Trainer:
             "data_seed": self.cfg.train.seed,
             "config": config_to_dict(self.cfg),
             "rng": rng_state(),
+            **({"labels": self.label_names} if self.label_names is not None else {}),
         }
 
     def save(self, name: str = "last.pt", full: bool = True) -> None:
@@ -375,7 +378,8 @@ class Trainer:
             return
         state = self.checkpoint_state()
         if not full:
-            state = {k: state[k] for k in ("model", "config", "epoch", "iteration")}
+            keep = ("model", "config", "epoch", "iteration", "labels")
+            state = {k: state[k] for k in keep if k in state}
         save_checkpoint(self.out_dir / name, state)
 
     def resume(self, path: str | Path | None = None) -> None:

@@ -110,3 +110,51 @@ def test_a_finished_run_is_evaluated_by_the_cli_and_the_pipeline_alike(root, tmp
 def test_a_label_table_that_does_not_fit_the_network_is_a_config_error(root, tmp_path):
     with pytest.raises(ConfigError, match="fashionnet.num_attributes: 1000, but .* 58"):
         _trainer(root, tmp_path, "fashionnet.num_attributes=1000")
+
+
+@pytest.mark.slow
+def test_predict_cli_and_python_api_name_categories_attributes_and_landmarks(
+    root, tmp_path, capsys
+):
+    import fashionvision
+    from fashionvision.engine.fashionnet import FashionNetPredictor
+
+    _trainer(root, tmp_path / "run", "train.max_iters=2").fit()
+    weights = tmp_path / "run" / "model_final.pt"
+    split = load_split_for(load_config("fashionnet_tiny", [f"data.root={root}"]).data, "val")
+    sample = next(s for s in split.samples if s.role is None)
+
+    net = fashionvision.load(weights, device="cpu")
+    assert isinstance(net, FashionNetPredictor)
+    [whole], [cropped] = (
+        net.predict(sample.path, top_k=3),
+        net.predict([sample.path], boxes=[sample.bbox], top_k=3),
+    )
+    assert [n for n, _ in whole["categories"]][0] in split.category_names
+    assert len(whole["attributes"]) == 3 and whole["attributes"][0][0] in split.attribute_names
+    assert {t for _, t, _ in whole["attributes"]} <= set(split.attribute_groups)
+    probs = [p for _, p in whole["categories"]]
+    assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1
+    assert whole["landmarks"].shape == (8, 2) and len(whole["visibility"]) == 8
+    assert np_norm(whole["embedding"]) == pytest.approx(1.0, abs=1e-5)
+    # the same network output mapped back through a different crop: different pixels
+    assert not (whole["landmarks"] == cropped["landmarks"]).all()
+    # the evaluation pipeline's landmarks for this image are the cropped prediction
+    from fashionvision.engine.fashionnet import fashionnet_outputs
+
+    [out] = fashionnet_outputs(net.model, [sample], torch.device("cpu"), net.input_size)
+    torch.testing.assert_close(
+        torch.from_numpy(out["landmarks"]), torch.from_numpy(cropped["landmarks"])
+    )
+
+    code = main(["predict", "--weights", str(weights), str(sample.path),
+                 "--out", str(tmp_path / "pred"), "--top-k", "2"])  # fmt: skip
+    assert code == 0
+    [row] = json.loads((tmp_path / "pred" / "predictions.json").read_text())
+    assert row["image"] == str(sample.path) and len(row["categories"]) == 2
+    assert len(row["landmarks"]) == 8 and {"x", "y", "visibility"} <= set(row["landmarks"][0])
+    assert (tmp_path / "pred" / "vis" / f"{sample.path.stem}.jpg").is_file()
+
+
+def np_norm(v) -> float:
+    return float((v.astype("float64") ** 2).sum() ** 0.5)
