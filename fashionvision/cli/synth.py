@@ -1,11 +1,17 @@
 """`fashionvision synth OUT --train N --val M [--test K] --seed S [--size PX] [--mix real|easy|FILE]
-[--format deepfashion2|deepfashion]`: write a synthetic data set.
+[--categories uniform|deepfashion2|FILE] [--format deepfashion2|deepfashion]`: write a synthetic
+data set.
 
 ``--format deepfashion2`` (default) writes ``OUT/train/`` and ``OUT/validation/`` in the
 DeepFashion2 format.  ``--mix`` sets the target shares of the attribute levels (scale,
 occlusion, zoom_in, viewpoint): ``real`` (default) the real DeepFashion2 mix, ``easy`` fewer
 occluded, cropped and side views, or a YAML/JSON file such as ``{occlusion: [0.8, 0.15, 0.05]}``
 (attributes left out keep the real shares); see `fashionvision.data.synthetic.DifficultyMix`.
+``--categories`` sets the target share of garment instances per category: ``uniform`` (default)
+about equal, ``deepfashion2`` DeepFashion2's skew (~95:1 between short sleeve tops and short
+sleeve outwear, for class-balancing experiments), or a YAML/JSON file of weights by category name
+or id such as ``{short sleeve top: 3, trousers: 2, skirt: 1}`` (categories left out never
+appear); see `fashionvision.data.synthetic.CategoryMix`.
 
 ``--format deepfashion`` writes the four DeepFashion (v1) benchmarks, ``OUT/category/``,
 ``OUT/inshop/``, ``OUT/consumer2shop/`` and ``OUT/fld/``, each in the official layout (``Anno/``,
@@ -74,6 +80,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "of shares per attribute, e.g. {occlusion: [0.8, 0.15, 0.05]} (deepfashion2 only)",
     )
     p.add_argument(
+        "--categories",
+        default=None,
+        metavar="uniform|deepfashion2|FILE",
+        help="target share of garment instances per category: uniform (about equal, default), "
+        "deepfashion2 (its ~95:1 skew), or a YAML/JSON file of weights by category name or id "
+        "(deepfashion2 only)",
+    )
+    p.add_argument(
         "--workers",
         type=positive_int,
         default=None,
@@ -116,7 +130,7 @@ def prepare_output(out: Path, overwrite: bool, names: tuple[str, ...] = SPLIT_NA
 
 
 def _run_deepfashion2(args: argparse.Namespace) -> str:
-    from fashionvision.data.synthetic import generate_dataset, load_mix
+    from fashionvision.data.synthetic import generate_dataset, load_categories, load_mix
 
     if args.test is not None:
         raise FashionVisionError("--test applies to --format deepfashion only")
@@ -124,9 +138,20 @@ def _run_deepfashion2(args: argparse.Namespace) -> str:
         mix = load_mix(args.mix)
     except (ValueError, OSError) as exc:
         raise FashionVisionError(f"--mix: {exc}") from None
+    try:
+        categories = load_categories(args.categories)
+    except (ValueError, OSError) as exc:
+        raise FashionVisionError(f"--categories: {exc}") from None
     prepare_output(Path(args.out), args.overwrite)
     generate_dataset(
-        args.out, args.train, args.val, args.seed, size=args.size, workers=args.workers, mix=mix
+        args.out,
+        args.train,
+        args.val,
+        args.seed,
+        size=args.size,
+        workers=args.workers,
+        mix=mix,
+        categories=categories,
     )
     return f"{args.train} train + {args.val} validation images"
 
@@ -134,7 +159,8 @@ def _run_deepfashion2(args: argparse.Namespace) -> str:
 def _run_deepfashion(args: argparse.Namespace) -> str:
     from fashionvision.data.synthetic_deepfashion import generate_deepfashion
 
-    for flag, value in (("--mix", args.mix), ("--workers", args.workers)):
+    options = (("--mix", args.mix), ("--categories", args.categories), ("--workers", args.workers))
+    for flag, value in options:
         if value is not None:
             raise FashionVisionError(f"{flag} applies to --format deepfashion2 only")
     test = DEEPFASHION_TEST_IMAGES if args.test is None else args.test

@@ -9,7 +9,9 @@ on a cluttered background with random occluders and, half of the time, a bystand
 the back so that the attribute levels follow a `DifficultyMix` (default: the real DeepFashion2
 mix, see `MIXES` and `load_mix`): for each garment a target level of each attribute is drawn
 from the mix and the scene is built to reach it; the labels are then measured on the geometry,
-never copied from the targets.
+never copied from the targets.  Categories are about equally frequent by default; a
+`CategoryMix` (see `CATEGORY_MIXES` and `load_categories`, e.g. DeepFashion2's ~95:1 skew) sets
+the target share of garment instances per category instead.
 
 Labels are computed from the same geometry that is drawn (shapely polygons, drawn with PIL), with
 the conventions of the real files:
@@ -43,6 +45,7 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -52,6 +55,7 @@ from PIL import Image, ImageDraw
 from shapely.geometry import Polygon, box
 from shapely.ops import unary_union
 
+from fashionvision.categories import CATEGORY_NAMES, NUM_CATEGORIES, category_id_from_text
 from fashionvision.data.deepfashion2 import image_path, write_annotation
 from fashionvision.data.synthetic_templates import TEMPLATES, GarmentTemplate
 from fashionvision.io_utils import atomic_path
@@ -489,10 +493,195 @@ def load_mix(spec: str | Path | DifficultyMix | None) -> DifficultyMix:
     return DifficultyMix(**{k: tuple(v) if isinstance(v, list) else v for k, v in obj.items()})
 
 
+# ----------------------------------------------------------------------------- category mix
+
+#: Garment instances per category in DeepFashion2, approximate counts read off the paper's
+#: statistics figure (they sum to ~835K where the paper states 801K items; only the ratios are
+#: used): ~95:1 between short sleeve tops and short sleeve outwear.
+#: `CATEGORY_MIXES["deepfashion2"]` is these counts normalised.
+DEEPFASHION2_INSTANCES: dict[int, int] = {
+    1: 190_000,  # short sleeve top
+    2: 95_000,  # long sleeve top
+    3: 2_000,  # short sleeve outwear
+    4: 38_000,  # long sleeve outwear
+    5: 42_000,  # vest
+    6: 6_000,  # sling
+    7: 92_000,  # shorts
+    8: 147_000,  # trousers
+    9: 83_000,  # skirt
+    10: 47_000,  # short sleeve dress
+    11: 24_000,  # long sleeve dress
+    12: 49_000,  # vest dress
+    13: 20_000,  # sling dress
+}
+
+# The outfit model that `CategoryMix` inverts.  A pair has on average 1.5 shop and 2 user images
+# (`plan_split`); a garment alone in its pair is in all of them.  Each garment of a two-garment
+# outfit is in one shop image either way (`_shop_groups`) and, per user image, in
+# _USER_SHOWS_ALL + (1 - _USER_SHOWS_ALL) / 2 of them (`_pair_scenes`).
+_TOP_GETS_BOTTOM = 0.5
+_BOTTOM_GETS_TOP = 0.7
+_USER_SHOWS_ALL = 0.85
+_SOLO_IMAGES = 1.5 + 2.0
+_DUO_IMAGES = 1.0 + 2.0 * (_USER_SHOWS_ALL + (1.0 - _USER_SHOWS_ALL) / 2.0)
+
+
+def _within(shares: tuple[float, ...], group: tuple[int, ...]) -> tuple[float, ...]:
+    """Shares of the categories of `group` normalised within it (uniform if all are 0: then the
+    group is never drawn, but the probabilities stay valid)."""
+    w = [shares[c - 1] for c in group]
+    total = sum(w)
+    return tuple(x / total for x in w) if total > 0 else tuple(1.0 / len(w) for _ in w)
+
+
+@dataclass(frozen=True)
+class CategoryMix:
+    """Target share of garment instances per category id 1..13 (``shares[id - 1]``), over all
+    annotated items (distractors included); normalised to sum to 1, and a share of 0 means the
+    category never appears.
+
+    Outfits pair a top with a bottom, so a category's instances do not follow the draw of the
+    pair's first garment: `__post_init__` inverts the outfit model above.  A pair's first
+    category is drawn with weights ``first``; a companion (a bottom to a top with probability
+    ``top_gets_bottom``, a top to a bottom with ``bottom_gets_top``) and a user image's distractor
+    are drawn from the target shares (within tops or bottoms for a companion).  Within tops, within
+    bottoms and within dresses the first weights are then proportional to the targets; the three
+    group totals solve a 2x2 linear system (tops and bottoms add to each other) so that the
+    expected instances per category are proportional to `shares`.  Where that needs a negative
+    weight (bottoms rarer than even the bottoms that tops bring along, or tops rarer than the
+    tops that bottoms bring), that group is never drawn first and the other group's companion
+    probability is lowered until the ratio holds.  Items dropped as too hidden are not modelled;
+    the measured shares are near the targets (see ``tests/data/test_synthetic_categories.py``).
+    """
+
+    shares: tuple[float, ...]
+    first: tuple[float, ...] = field(init=False, repr=False, compare=False)
+    top_gets_bottom: float = field(init=False, repr=False, compare=False)
+    bottom_gets_top: float = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        try:
+            raw = tuple(float(x) for x in self.shares)
+        except (TypeError, ValueError):
+            raise ValueError(f"category shares: need {NUM_CATEGORIES} numbers") from None
+        total = sum(raw)
+        if len(raw) != NUM_CATEGORIES or min(raw) < 0 or not math.isfinite(total) or total <= 0:
+            raise ValueError(
+                f"category shares: need {NUM_CATEGORIES} non-negative numbers, positive sum"
+            )
+        t = tuple(x / total for x in raw)
+        object.__setattr__(self, "shares", t)
+        tops, bots = sum(t[c - 1] for c in TOPS), sum(t[c - 1] for c in BOTTOMS)
+        p_tb = _TOP_GETS_BOTTOM if bots > 0 else 0.0
+        p_bt = _BOTTOM_GETS_TOP if tops > 0 else 0.0
+
+        def own(p: float) -> float:  # instances of the first garment per unit of first weight
+            return (1.0 - p) * _SOLO_IMAGES + p * _DUO_IMAGES
+
+        def lowered(ratio: float) -> float:  # p with p * DUO / own(p) == ratio
+            return ratio * _SOLO_IMAGES / (_DUO_IMAGES + ratio * (_SOLO_IMAGES - _DUO_IMAGES))
+
+        # Group weights w_top, w_bot with own * w + companion instances = target (dresses: alone).
+        a, b = own(p_tb), p_bt * _DUO_IMAGES
+        c, d = p_tb * _DUO_IMAGES, own(p_bt)
+        det = a * d - b * c  # > 0: a >= c and d >= b, with equality only when p = 1
+        w_top, w_bot = (d * tops - b * bots) / det, (a * bots - c * tops) / det
+        if w_bot < 0:
+            p_tb, w_bot = lowered(bots / tops), 0.0
+            w_top = tops / own(p_tb)
+        elif w_top < 0:
+            p_bt, w_top = lowered(tops / bots), 0.0
+            w_bot = bots / own(p_bt)
+        group = {c: w_top / tops for c in TOPS} if tops > 0 else {}
+        group |= {c: w_bot / bots for c in BOTTOMS} if bots > 0 else {}
+        first = [t[c - 1] * group.get(c, 1.0 / _SOLO_IMAGES) for c in range(1, NUM_CATEGORIES + 1)]
+        object.__setattr__(self, "first", tuple(x / sum(first) for x in first))
+        object.__setattr__(self, "top_gets_bottom", p_tb)
+        object.__setattr__(self, "bottom_gets_top", p_bt)
+
+    @classmethod
+    def from_weights(cls, weights: Mapping[object, object], where: str) -> CategoryMix:
+        """From a mapping of category ids or names (any case, ``_`` or space) to non-negative
+        weights; categories left out get 0.  Errors name `where` (a file) and the bad key."""
+        shares = [0.0] * NUM_CATEGORIES
+        given: dict[int, object] = {}
+        for key, value in weights.items():
+            try:
+                cid = category_id_from_text(str(key))
+            except ValueError as exc:
+                raise ValueError(f"{where}: {exc}") from None
+            name = CATEGORY_NAMES[cid]
+            if cid in given:
+                raise ValueError(
+                    f"{where}: category {name!r} given twice ({given[cid]!r} and {key!r})"
+                )
+            given[cid] = key
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"{where}: weight of {key!r} must be a number, got {value!r}")
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(
+                    f"{where}: weight of {key!r} must be finite and >= 0, got {value!r}"
+                )
+            shares[cid - 1] = float(value)
+        if sum(shares) <= 0:
+            raise ValueError(f"{where}: all category weights are zero (or none is given)")
+        return cls(tuple(shares))
+
+    def draw_first(self, rng: np.random.Generator) -> int:
+        """The category id of a pair's first garment."""
+        return int(rng.choice(NUM_CATEGORIES, p=self.first)) + 1
+
+    def draw_within(self, rng: np.random.Generator, group: tuple[int, ...]) -> int:
+        """A category id of `group` (tops, bottoms) drawn by the target shares."""
+        return int(rng.choice(group, p=_within(self.shares, group)))
+
+    def draw_any(self, rng: np.random.Generator) -> int:
+        """A category id drawn by the target shares (a distractor: one instance each)."""
+        return int(rng.choice(NUM_CATEGORIES, p=self.shares)) + 1
+
+
+#: Named category mixes of `generate_dataset(categories=...)` and ``fashionvision synth
+#: --categories``.  "uniform" is the default sampler, None: about equal shares, the bytes of
+#: earlier versions (it does not go through `CategoryMix`).
+CATEGORY_MIXES: dict[str, CategoryMix | None] = {
+    "uniform": None,
+    "deepfashion2": CategoryMix(tuple(float(n) for _, n in sorted(DEEPFASHION2_INSTANCES.items()))),
+}
+
+CategorySpec = str | Path | Mapping[int, float] | CategoryMix | None
+
+
+def load_categories(spec: CategorySpec) -> CategoryMix | None:
+    """A category mix from a name in `CATEGORY_MIXES`, a mapping of ids (or names) to weights,
+    or a YAML/JSON file of one, e.g. ``{short sleeve top: 190, trousers: 147, skirt: 83}``
+    (categories left out never appear); None (and "uniform"): the default, about equal."""
+    if spec is None or isinstance(spec, CategoryMix):
+        return spec
+    if isinstance(spec, Mapping):
+        return CategoryMix.from_weights(spec, "categories")
+    if str(spec) in CATEGORY_MIXES:
+        return CATEGORY_MIXES[str(spec)]
+    path = Path(spec)
+    if not path.is_file():
+        raise ValueError(
+            f"categories {str(spec)!r}: neither one of {sorted(CATEGORY_MIXES)} nor a file"
+        )
+    import yaml
+
+    try:
+        obj = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not YAML/JSON ({exc})") from None
+    if not isinstance(obj, dict):
+        raise ValueError(f"{path}: need a mapping of category names or ids to weights")
+    return CategoryMix.from_weights(obj, str(path))
+
+
 # ----------------------------------------------------------------------------- scenes
 
-# Sampling weights of a pair's first category, chosen so that with the added tops/bottoms below
-# every category appears about equally often (tops 1, bottoms 0.1, dresses 1.05).
+# Default sampling weights of a pair's first category, chosen so that with the added tops/bottoms
+# below every category appears about equally often (tops 1, bottoms 0.1, dresses 1.05); a
+# `CategoryMix` computes its own.
 _FIRST_WEIGHTS = np.array([1.0] * 6 + [0.1] * 3 + [1.05] * 4)
 # Width of each category in the outfit frame relative to a top's width (trousers are narrower).
 _OUTFIT_WIDTH = {7: 0.65, 8: 0.65, 9: 0.7}
@@ -535,14 +724,22 @@ class _Pose:
         return 3 if strong else 2
 
 
-def _pair_styles(rng: np.random.Generator) -> list[Style]:
+def _pair_styles(rng: np.random.Generator, categories: CategoryMix | None = None) -> list[Style]:
     """1-2 garments of a pair (a top with a bottom, or one item), numbered style 1..K."""
-    first = int(rng.choice(13, p=_FIRST_WEIGHTS / _FIRST_WEIGHTS.sum())) + 1
-    cats = [first]
-    if first in TOPS and rng.random() < 0.5:
-        cats.append(int(rng.choice(BOTTOMS)))
-    elif first in BOTTOMS and rng.random() < 0.7:
-        cats.insert(0, int(rng.choice(TOPS)))
+    if categories is None:  # the default draws, kept call for call so that bytes do not change
+        first = int(rng.choice(13, p=_FIRST_WEIGHTS / _FIRST_WEIGHTS.sum())) + 1
+        cats = [first]
+        if first in TOPS and rng.random() < _TOP_GETS_BOTTOM:
+            cats.append(int(rng.choice(BOTTOMS)))
+        elif first in BOTTOMS and rng.random() < _BOTTOM_GETS_TOP:
+            cats.insert(0, int(rng.choice(TOPS)))
+    else:
+        first = categories.draw_first(rng)
+        cats = [first]
+        if first in TOPS and rng.random() < categories.top_gets_bottom:
+            cats.append(categories.draw_within(rng, BOTTOMS))
+        elif first in BOTTOMS and rng.random() < categories.bottom_gets_top:
+            cats.insert(0, categories.draw_within(rng, TOPS))
     return [Style(c, k, random_appearance(rng)) for k, c in enumerate(cats, start=1)]
 
 
@@ -823,6 +1020,7 @@ def _scene(
     styles: list[Style],
     size: int,
     mix: DifficultyMix,
+    categories: CategoryMix | None = None,
 ) -> Scene:
     """One shop or user image of `styles`.  Both sources follow `mix`; shop images have a clean
     background and body-coloured occluders (the model's arms, hair), user images clutter, random
@@ -848,7 +1046,7 @@ def _scene(
     layers: list[Layer] = list(_garment_group(rng, styles, targets, pose, size))
     layer_targets = dict(enumerate(targets))
     if source == "user" and rng.random() < 0.5:
-        cat = int(rng.integers(1, 14))
+        cat = int(rng.integers(1, 14)) if categories is None else categories.draw_any(rng)
         st = Style(cat, 0, random_appearance(rng))
         t = _draw_targets(rng, mix)
         p = _draw_pose(rng, t.viewpoint, source, TEMPLATES[cat].allow_back_view)
@@ -898,16 +1096,18 @@ class PairJob:
     seed: int
     size: int
     mix: DifficultyMix = field(default_factory=DifficultyMix)
+    categories: CategoryMix | None = None
 
 
 def _pair_scenes(job: PairJob) -> list[Scene]:
     rng = np.random.default_rng([job.seed, job.split_index, job.pair_index])
-    styles = _pair_styles(rng)
+    styles = _pair_styles(rng, job.categories)
     groups = _shop_groups(rng, styles, job.n_shop)
-    scenes = [_scene(rng, "shop", g, job.size, job.mix) for g in groups]
+    scenes = [_scene(rng, "shop", g, job.size, job.mix, job.categories) for g in groups]
     for _ in range(job.n_user):
-        shown = styles if rng.random() < 0.85 else [styles[int(rng.integers(len(styles)))]]
-        scenes.append(_scene(rng, "user", shown, job.size, job.mix))
+        all_shown = rng.random() < _USER_SHOWS_ALL
+        shown = styles if all_shown else [styles[int(rng.integers(len(styles)))]]
+        scenes.append(_scene(rng, "user", shown, job.size, job.mix, job.categories))
     return scenes
 
 
@@ -959,6 +1159,7 @@ def plan_split(
     split_index: int,
     size: int,
     mix: DifficultyMix | None = None,
+    categories: CategoryMix | None = None,
 ) -> list[PairJob]:
     """Cut `n_images` ids 1..n into pairs of 1-2 shop and 1-3 user images (last pair truncated)."""
     rng = np.random.default_rng([seed, split_index])
@@ -979,6 +1180,7 @@ def plan_split(
                 seed,
                 size,
                 mix or MIXES["real"],
+                categories,
             )
         )
         next_id += n_shop + n_user
@@ -994,24 +1196,28 @@ def generate_dataset(
     size: int = 256,
     workers: int | None = None,
     mix: str | Path | DifficultyMix | None = None,
+    categories: CategorySpec = None,
 ) -> None:
     """Write ``out_dir/train`` and ``out_dir/validation`` (``image/*.jpg``, ``annos/*.json``).
 
     `train`/`val` are image counts (ids 1..N per split); `size` is the square image side in
     pixels; `workers` processes render pairs in parallel (default: up to 2 CPU cores); `mix` the
     target attribute mix (a `DifficultyMix`, a name in `MIXES` or a YAML/JSON file, see
-    `load_mix`; default the real DeepFashion2 mix). The output bytes depend only on (train, val,
-    seed, size, mix).
+    `load_mix`; default the real DeepFashion2 mix); `categories` the target share of garment
+    instances per category (a `CategoryMix`, a mapping of ids to weights, a name in
+    `CATEGORY_MIXES` such as "deepfashion2" or a YAML/JSON file, see `load_categories`; default
+    about equal).  The output bytes depend only on (train, val, seed, size, mix, categories).
     """
     if train < 0 or val < 0 or size < 64:
         raise ValueError("train and val must be >= 0 and size >= 64")
     target_mix = load_mix(mix)
+    target_categories = load_categories(categories)
     jobs: list[PairJob] = []
     for (name, index), n in zip(SPLITS, (train, val), strict=True):
         split_dir = Path(out_dir) / name
         (split_dir / "image").mkdir(parents=True, exist_ok=True)
         (split_dir / "annos").mkdir(parents=True, exist_ok=True)
-        jobs += plan_split(split_dir, n, seed, index, size, target_mix)
+        jobs += plan_split(split_dir, n, seed, index, size, target_mix, target_categories)
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
     if workers <= 1 or len(jobs) < 8:
         for job in jobs:

@@ -1,6 +1,9 @@
 """`fashionvision synth` never mixes a new data set with old files."""
 
+import json
+
 import pytest
+from conftest import tree_digest
 
 import fashionvision.cli as cli
 
@@ -82,6 +85,10 @@ def test_deepfashion_format_writes_the_four_benchmarks(tmp_path, capsys):
     ("args", "message"),
     [
         (["--format", "deepfashion", "--mix", "easy"], "--mix applies to --format deepfashion2"),
+        (
+            ["--format", "deepfashion", "--categories", "deepfashion2"],
+            "--categories applies to --format deepfashion2",
+        ),
         (["--format", "deepfashion", "--workers", "2"], "--workers applies to --format deepfash"),
         (["--test", "5"], "--test applies to --format deepfashion only"),
     ],
@@ -89,3 +96,39 @@ def test_deepfashion_format_writes_the_four_benchmarks(tmp_path, capsys):
 def test_options_of_the_other_format_are_refused(tmp_path, args, message, capsys):
     assert cli.main(["synth", str(tmp_path / "x"), "--train", "1", "--val", "0", *args]) == 1
     assert message in capsys.readouterr().err and not (tmp_path / "x").exists()
+
+
+def test_categories_flag_sets_the_category_mix(tmp_path):
+    weights = tmp_path / "skirts.yaml"
+    weights.write_text("skirt: 1\n")
+    assert _synth(tmp_path / "skirts", "--train", "6", "--categories", str(weights)) == 0
+    items = [
+        v
+        for p in (tmp_path / "skirts").glob("*/annos/*.json")
+        for k, v in json.loads(p.read_text()).items()
+        if k.startswith("item")
+    ]
+    assert items and {it["category_id"] for it in items} == {9}  # distractors included
+    assert _synth(tmp_path / "df2", "--categories", "deepfashion2") == 0
+    # uniform is the default: the same bytes as without the flag
+    assert _synth(tmp_path / "default") == 0
+    assert _synth(tmp_path / "uniform", "--categories", "uniform") == 0
+    assert tree_digest(tmp_path / "uniform") == tree_digest(tmp_path / "default")
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("deepfashion", "--categories: categories 'deepfashion': neither one of"),
+        ("FILE", "FILE: unknown category 'jacket'"),
+    ],
+)
+def test_bad_categories_are_refused_without_a_traceback(tmp_path, value, message, capsys):
+    path = tmp_path / "bad.yaml"
+    path.write_text("trousers: 2\njacket: 1\n")
+    value = str(path) if value == "FILE" else value
+    message = message.replace("FILE", str(path))
+    assert _synth(tmp_path / "x", "--categories", value) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: --categories: ") and message in err and "Traceback" not in err
+    assert not (tmp_path / "x").exists()
