@@ -6,8 +6,8 @@ Every section follows the papers' definitions (`deepfashion_metrics`, `classific
 * ``category``: top-k accuracy over the images with a known category (label >= 0);
 * ``attributes``: top-k recall over the images with attribute labels, overall and per type
   (`attribute_groups`).  Per type, the k best are taken among *all* the attribute scores by
-  default (``attribute_group_ranking="global"``), as the design notes (DESIGN.md section 3)
-  read the papers: per-type recall ranks the 1,000 scores.  Neither reading was checked against
+  default (``attribute_group_ranking="global"``), reading the papers' per-type recall as
+  ranking all 1,000 scores.  Neither reading was checked against
   the papers' code; ``"within"`` ranks the type's own scores (`classification` has both);
 * ``landmarks``: NE and the PDL curve over the visible GT landmarks, in the original image's
   pixels normalized by its width and height; ``visibility_accuracy`` is the share of the

@@ -101,7 +101,7 @@ def format_report(
     return "\n\n".join(parts)
 
 
-# FashionNet's published figures (Liu et al., CVPR 2016; ../shared/DESIGN.md §3), printed beside
+# FashionNet's published figures (Liu et al., CVPR 2016, "DeepFashion"), printed beside
 # ours for reference: category top-3/5 accuracy, attribute (all types) top-3/5 recall, In-shop
 # top-20 accuracy, landmark normalized error (lower is better).
 FASHIONNET_PUBLISHED: dict[str, float] = {

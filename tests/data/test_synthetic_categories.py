@@ -34,7 +34,7 @@ DEFAULT_ANNOS_DIGEST = "562a33cd324fb464018c1d318bad02f8394371baa119546c2d3ac468
 # A pair's garments come in clusters (the same garment in ~3 images of its pair, two garments
 # of an outfit together), so a measured share varies about 4 times as much as a binomial one
 # (design effect 4, estimated over seeds 0-8); the tolerance is 3 such standard errors.
-DESIGN_EFFECT = 4.0
+CLUSTER_EFFECT = 4.0
 STANDARD_ERRORS = 3.0
 
 
@@ -56,7 +56,7 @@ def _describe(shares: np.ndarray, target: np.ndarray) -> str:
 
 
 def _tolerance(target: np.ndarray, n_items: int) -> np.ndarray:
-    return STANDARD_ERRORS * np.sqrt(target * (1 - target) * DESIGN_EFFECT / n_items)
+    return STANDARD_ERRORS * np.sqrt(target * (1 - target) * CLUSTER_EFFECT / n_items)
 
 
 @pytest.fixture(scope="module")
