@@ -16,7 +16,8 @@ Two forms:
   COCO results file (ours or the official per-task files, rows with or without ``bbox``).
 
 ``--subsets`` adds the paper's scale/occlusion/zoom_in/viewpoint table, ``--per-category`` one row
-per category; ``--json OUT.json`` writes every number (atomically) under stable keys.
+per category (``--compare deepfashion2|FILE`` beside published rows); ``--json OUT.json``
+writes every number (atomically) under stable keys.
 """
 
 from __future__ import annotations
@@ -74,6 +75,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--per-category", action="store_true", help="one row per category")
     parser.add_argument(
+        "--compare",
+        metavar="NAME|FILE",
+        help="with --weights: box (and mask) AP per category beside published rows: "
+        "'deepfashion2' (Match R-CNN, DeepMark++, Aggregation and Finetuning) or a YAML file",
+    )
+    parser.add_argument(
         "--json", type=output_file, metavar="OUT.json", help="write all numbers to this file"
     )
     parser.set_defaults(func=run, parser=parser)
@@ -100,10 +107,16 @@ def run_checkpoint(args: argparse.Namespace) -> int:
     from fashionvision.engine.build import resolve_device
     from fashionvision.engine.evaluate import ProgressBar, evaluate_checkpoint
     from fashionvision.engine.inference import checkpoint_arch
-    from fashionvision.evaluation.tables import format_report
+    from fashionvision.evaluation.tables import (
+        format_per_category_comparison,
+        format_report,
+        load_published,
+    )
     from fashionvision.io_utils import write_json
 
     threshold = gallery_threshold(args)
+    # read before the (long) evaluation so that a bad file fails at once
+    published = load_published(args.compare) if args.compare else None
     device = resolve_device(args.device, option="--device")
     dist = D.init_distributed(device.type)
     if dist.distributed and device.type == "cuda":
@@ -127,6 +140,9 @@ def run_checkpoint(args: argparse.Namespace) -> int:
     if metrics is None:  # not rank 0
         return 0
     print(format_report(metrics, per_category=args.per_category))
+    if published is not None:
+        print("\nAP by category beside published results\n")
+        print(format_per_category_comparison(metrics, published))
     if args.json:
         write_json(args.json, metrics, indent=2)
         print(f"\nwrote {args.json}")

@@ -141,3 +141,59 @@ def format_fashionnet_report(metrics: Mapping[str, Any]) -> str:
 def _published(name: str) -> str:
     value = FASHIONNET_PUBLISHED.get(name)
     return "" if value is None else f"{value:.3f}"
+
+
+def load_published(spec: str) -> dict[str, dict[str, float]]:
+    """Published per-category rows: a shipped name (``deepfashion2`` =
+    ``fashionvision/published/deepfashion2_box_ap.yaml``) or a YAML/JSON file mapping method ->
+    {``overall`` or a category name: AP}.  Errors name the file and the key."""
+    from pathlib import Path
+
+    import yaml
+
+    from fashionvision.errors import FashionVisionError
+
+    shipped = Path(__file__).resolve().parents[1] / "published" / f"{spec}_box_ap.yaml"
+    path = shipped if shipped.is_file() else Path(spec)
+    if not path.is_file():
+        raise FashionVisionError(f"--compare {spec}: neither 'deepfashion2' nor a file")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise FashionVisionError(f"{path}: cannot read ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict) or not data:
+        raise FashionVisionError(f"{path}: expected a mapping of method -> {{category: AP}}")
+    out: dict[str, dict[str, float]] = {}
+    for method, rows in data.items():
+        if not isinstance(rows, dict):
+            raise FashionVisionError(f"{path}: {method}: expected a mapping of category -> AP")
+        out[str(method)] = {}
+        for name, value in rows.items():
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            if not ok or not 0 <= value <= 1:
+                raise FashionVisionError(f"{path}: {method}.{name}: expected an AP in [0, 1]")
+            out[str(method)][str(name)] = float(value)
+    return out
+
+
+def format_per_category_comparison(
+    metrics: Mapping[str, Any], published: Mapping[str, Mapping[str, float]]
+) -> str:
+    """Rows: each category, then ``overall``; columns: our box AP, our mask AP (when scored),
+    then each published method's box AP ('' where it gives none)."""
+    box = metrics["bbox"]
+    mask = metrics.get("segm")
+    names = list(box["per_category"])
+    header = ["category", "box AP", *(["mask AP"] if mask else []), *published]
+    rows = []
+    for name in [*names, "overall"]:
+        ours_box = box["AP"] if name == "overall" else box["per_category"][name]["AP"]
+        row = [name, _fmt(float(ours_box))]
+        if mask:
+            m = mask["AP"] if name == "overall" else mask.get("per_category", {}).get(name, {})
+            row.append(_fmt(float(m if name == "overall" else m.get("AP", -1))))
+        for rows_of_method in published.values():
+            value = rows_of_method.get(name)
+            row.append("" if value is None else f"{value:.3f}")
+        rows.append(row)
+    return _grid(header, rows)

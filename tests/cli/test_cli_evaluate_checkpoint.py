@@ -5,6 +5,7 @@ from the command line, checked against the other documented path to the same num
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from conftest import SMALL_MODEL, untrained_checkpoint
@@ -90,3 +91,41 @@ def test_evaluate_argument_errors(argv, message, capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["evaluate", *argv])
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_per_category_comparison_puts_ours_beside_published_rows(setup, tmp_path, capsys) -> None:
+    ckpt, split = setup
+    mine = tmp_path / "published.yaml"
+    mine.write_text("Paper X: {overall: 0.5, skirt: 0.25}\n")
+    out = tmp_path / "m.json"
+    argv = ["evaluate", "--weights", str(ckpt), "--split", str(split), "--device", "cpu",
+            "--compare", str(mine), "--json", str(out)]  # fmt: skip
+    assert cli.main(argv) == 0
+    printed = capsys.readouterr().out
+    table = printed.split("AP by category beside published results")[1].split("wrote")[0]
+    # columns are separated by two or more spaces (names have single ones)
+    rows = [re.split(r"\s{2,}", line.strip()) for line in table.strip().splitlines()[1:]]
+    lines = {row[0]: row for row in rows}
+    metrics = json.loads(out.read_text())
+    assert lines["overall"][1] == f"{metrics['bbox']['AP']:.3f}" and lines["overall"][-1] == "0.500"
+    assert lines["skirt"][-1] == "0.250"
+    scored = [n for n, v in metrics["bbox"]["per_category"].items() if v["AP"] >= 0]
+    assert scored and all(lines[n][1] == f"{metrics['bbox']['per_category'][n]['AP']:.3f}"
+                          for n in scored)  # fmt: skip
+    assert lines["skirt"][1] == (
+        "-"
+        if metrics["bbox"]["per_category"]["skirt"]["AP"] < 0
+        else f"{metrics['bbox']['per_category']['skirt']['AP']:.3f}"
+    )
+    assert len(lines) == 14  # 13 categories + overall
+
+    assert cli.main(["evaluate", "--weights", str(ckpt), "--split", str(split), "--device", "cpu",
+                     "--compare", "deepfashion2"]) == 0  # fmt: skip
+    assert "DeepMark++" in capsys.readouterr().out
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("Paper X: {overall: 7}\n")
+    argv = ["evaluate", "--weights", str(ckpt), "--split", str(split), "--compare", str(bad)]
+    assert cli.main(argv) != 0
+    err = capsys.readouterr().err
+    assert "bad.yaml: Paper X.overall: expected an AP in [0, 1]" in err and "Traceback" not in err
