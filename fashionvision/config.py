@@ -38,6 +38,9 @@ class ModelConfig:
     `weights` names pretrained backbone weights (a torchvision weights name such as
     ``IMAGENET1K_V1`` or a path to a state dict); None trains from scratch.  Images are resized by
     the model so that the shorter side is `min_size` and the longer at most `max_size`.
+    `num_attributes` > 0 adds a multi-label attribute head (sigmoid over that many attributes) on
+    the box head's features, trained on targets' ``attributes [N, A]`` multi-hot (an
+    attribute-aware Mask R-CNN, for iMaterialist/Fashionpedia-style data); 0 = no attribute head.
     """
 
     backbone: str = "resnet50"
@@ -67,6 +70,7 @@ class ModelConfig:
     masks: bool = True
     landmarks: bool = True
     matching: bool = True
+    num_attributes: int = 0
 
 
 @dataclass
@@ -172,7 +176,8 @@ class LossWeights:
     `cls` (λ1) weights both classification terms (RPN objectness and box classifier) and `box`
     (λ2) both regression terms (RPN and box head): the paper writes one Lcls and one Lbox for the
     whole detector, so the RPN terms share its weights.  `pose` (λ3) weights the landmark loss,
-    `mask` (λ4) the mask loss and `pair` (λ5) the matching loss.
+    `mask` (λ4) the mask loss and `pair` (λ5) the matching loss.  `attribute` (not in the paper)
+    weights the attribute head's loss (``model.num_attributes`` > 0).
     """
 
     cls: float = 1.0
@@ -180,6 +185,7 @@ class LossWeights:
     pose: float = 1.0
     mask: float = 1.0
     pair: float = 1.0
+    attribute: float = 1.0
 
 
 @dataclass

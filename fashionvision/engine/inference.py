@@ -119,7 +119,15 @@ def keep_confident(
     by detection (``box_embeddings``, one row per given box) are kept whole.
     """
     keep = output["scores"] >= score_threshold
-    per_detection = ("boxes", "labels", "scores", "masks", "landmarks", "embeddings")
+    per_detection = (
+        "boxes",
+        "labels",
+        "scores",
+        "masks",
+        "landmarks",
+        "embeddings",
+        "attribute_scores",
+    )
     return {k: v[keep[: len(v)]] if k in per_detection else v for k, v in output.items()}
 
 

@@ -18,6 +18,7 @@ LOSS_GROUPS: dict[str, str] = {
     "loss_landmark": "pose",
     "loss_mask": "mask",
     "loss_pair": "pair",
+    "loss_attribute": "attribute",
 }
 
 
@@ -40,7 +41,8 @@ def weighted_loss(
 
     `loss_dict` maps ``loss_*`` keys (see `groups`: LOSS_GROUPS for Match R-CNN,
     FASHIONNET_LOSS_GROUPS) to scalar tensors; `weights` is a LossWeights or a mapping from group
-    name (``cls``, ``box``, ``pose``, ``mask``, ``pair``; FashionNet's stage fields) to λ.
+    name (``cls``, ``box``, ``pose``, ``mask``, ``pair``, ``attribute``; FashionNet's stage
+    fields) to λ.
     Returns ``(total, weighted)`` where ``weighted[k] = λ(k) * loss_dict[k]``.  An unknown loss
     key is a programming error (ValueError): silently unweighted terms would skew training.
     """

@@ -1,18 +1,19 @@
 """Match R-CNN (DeepFashion2): ResNet-FPN + RPN + `MatchRoIHeads` + torchvision's image transform.
 
 `build_match_rcnn` composes torchvision parts with torchvision's Mask R-CNN defaults, so with the
-landmark and matching streams off the model *is* torchvision's Mask R-CNN (same state-dict keys,
-same outputs).  The model follows torchvision's detection convention:
+landmark, matching and attribute streams off the model *is* torchvision's Mask R-CNN (same
+state-dict keys, same outputs).  The model follows torchvision's detection convention:
 
 * ``model(images: list[Tensor[3, H, W]] in [0, 1], targets)`` in training returns the raw
   (unweighted) losses loss_objectness, loss_rpn_box_reg, loss_classifier, loss_box_reg, loss_mask,
-  loss_landmark, loss_pair (each present when its stream is on); the λ weights are applied by
-  fashionvision.engine.
+  loss_landmark, loss_pair, loss_attribute (each present when its stream is on); the λ weights are
+  applied by fashionvision.engine.
 * ``model(images)`` in eval returns one dict per image in original pixels: boxes `[K, 4]` xyxy,
   labels `[K]`, scores `[K]`, masks `[K, 1, H, W]` probabilities, landmarks `[n, 294, 3]` (x, y,
   score) and embeddings `[n, D]` for the n <= K best detections the streams ran on (all unless
-  `stream_detections_per_img` caps them); ``model.roi_heads.pair_similarity(a, b)`` compares
-  embeddings.
+  `stream_detections_per_img` caps them), and with `num_attributes` = A > 0 attribute_scores
+  `[K, A]` (sigmoid probabilities, every detection); ``model.roi_heads.pair_similarity(a, b)``
+  compares embeddings.
 * ``model.forward_with_boxes(images, boxes)`` is the eval forward plus the matching embeddings of
   given boxes from the same features (GT-box retrieval without a second backbone pass).
 """
@@ -39,7 +40,7 @@ from fashionvision.errors import FashionVisionError
 from fashionvision.models.backbones import build_backbone
 from fashionvision.models.landmark_head import LandmarkHead
 from fashionvision.models.matching_head import MatchingHead, PairSimilarity
-from fashionvision.models.roi_heads import MatchRoIHeads
+from fashionvision.models.roi_heads import AttributeHead, MatchRoIHeads
 
 _FEATURE_NAMES = ["0", "1", "2", "3"]
 # torchvision's FasterRCNN/MaskRCNN defaults; any of them can be overridden through the builder.
@@ -192,6 +193,7 @@ def build_match_rcnn(
     trainable_layers: int | None = None,
     stream_detections_per_img: int | None = None,
     stream_roi_size: int = 14,
+    num_attributes: int = 0,
     **torchvision_kwargs: Any,
 ) -> MatchRCNN:
     """Build Match R-CNN; `num_classes` counts the background (13 garments + 1).
@@ -202,6 +204,8 @@ def build_match_rcnn(
     the landmark/matching streams at inference to the best k detections per image (None = all).
     `stream_roi_size` is the RoIAlign output side of the landmark/matching streams: 14 gives the
     paper's 56x56 heatmaps after the two deconvolutions; 7 gives 28x28 (coarser, 4x cheaper).
+    `num_attributes` > 0 adds the multi-label attribute head (`AttributeHead`, A logits on the
+    box head's `representation_size` features; targets ``attributes [N, A]``); 0 = none.
     """
     unknown = set(torchvision_kwargs) - set(TORCHVISION_DEFAULTS)
     if unknown:
@@ -209,6 +213,10 @@ def build_match_rcnn(
     if landmarks and num_classes != 14:
         raise FashionVisionError(
             "model.num_classes: the landmark stream needs the 13 DeepFashion2 classes + 1"
+        )
+    if num_attributes < 0:
+        raise FashionVisionError(
+            f"model.num_attributes: expected >= 0 (0 = no attribute head), got {num_attributes}"
         )
     opts = {**TORCHVISION_DEFAULTS, **torchvision_kwargs}
     body = build_backbone(backbone, norm, fpn_channels, trainable_layers, weights)  # type: ignore[arg-type]
@@ -249,6 +257,9 @@ def build_match_rcnn(
         ),
         pair_neg_ratio=pair_neg_ratio,
         stream_detections_per_img=stream_detections_per_img,
+        attribute_head=(
+            AttributeHead(representation_size, num_attributes) if num_attributes > 0 else None
+        ),
     )
     transform = MatchTransform(min_size, max_size, opts["image_mean"], opts["image_std"])
     rpn = _build_rpn(fpn_channels, rpn_batch_size_per_image, opts)

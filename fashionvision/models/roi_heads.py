@@ -1,4 +1,5 @@
-"""`MatchRoIHeads`: torchvision's `RoIHeads` (box + mask) plus the landmark and matching streams.
+"""`MatchRoIHeads`: torchvision's `RoIHeads` (box + mask) plus the landmark, matching and attribute
+streams.
 
 `forward` runs torchvision's box and mask streams through ``super().forward`` (keypoint heads None)
 and then the two Match R-CNN streams on a separate 14x14 `MultiScaleRoIAlign`, shared by both:
@@ -9,8 +10,22 @@ and then the two Match R-CNN streams on a separate 14x14 `MultiScaleRoIAlign`, s
   ``landmarks [n, 294, 3]`` (x, y, score; zeros outside the predicted label's slice) and
   ``embeddings [n, D]`` for those n detections to every result dict.
 
+The optional attribute stream (an attribute-aware Mask R-CNN, for iMaterialist/Fashionpedia-style
+data) is a linear multi-label predictor (`AttributeHead`) on the box head's representation, i.e.
+on the very features the box predictor classifies:
+
+* training: on the box head's output for the positive sampled proposals (caught from the box
+  stream's own forward, not recomputed), each against the multi-hot of its matched GT instance;
+  ``loss_attribute`` is the mean binary cross-entropy over those proposals x attributes;
+* eval: the box features are pooled again on the final detection boxes, as the mask stream does
+  (torchvision keeps no link from a detection to its proposal), and ``attribute_scores [K, A]``
+  (sigmoid) is added for all K detections (the head is one linear layer: no
+  `stream_detections_per_img` cap).
+
 Targets per image (the Dataset contract): boxes `[N, 4]` xyxy, labels `[N]`, masks `[N, H, W]`,
-keypoints `[N, 294, 3]`, pair_id `[N]`, style `[N]`, source "user" | "shop".
+keypoints `[N, 294, 3]`, pair_id `[N]`, style `[N]`, source "user" | "shop"; with the attribute
+stream optionally attributes `[N, A]` multi-hot (float or uint8; an image without the key adds
+nothing to ``loss_attribute``).
 """
 
 from __future__ import annotations
@@ -18,7 +33,8 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import Tensor
+import torch.nn.functional as F
+from torch import Tensor, nn
 from torchvision.models.detection.roi_heads import RoIHeads
 from torchvision.ops import MultiScaleRoIAlign
 
@@ -38,6 +54,41 @@ from fashionvision.models.matching_head import (
 )
 
 _MATCH_KEYS = ("pair_id", "style", "source")
+ATTRIBUTE_KEY = "attributes"
+
+
+class AttributeHead(nn.Module):
+    """Multi-label attribute logits `[R, A]` from the box head's representation `[R, C]`.
+
+    One linear layer, beside torchvision's `FastRCNNPredictor` on the same features: the box
+    head's two fc layers are already a learned representation, shared with the classifier and
+    trained by the attribute loss too (which is what makes the detector attribute-aware); a hidden
+    layer of its own would add C x C parameters and let the attributes bypass that sharing.
+    """
+
+    def __init__(self, in_channels: int, num_attributes: int) -> None:
+        super().__init__()
+        if num_attributes < 1:
+            raise ValueError(f"num_attributes must be >= 1, got {num_attributes}")
+        self.attr_score = nn.Linear(in_channels, num_attributes)
+
+    @property
+    def num_attributes(self) -> int:
+        return self.attr_score.out_features
+
+    def forward(self, x: Tensor) -> Tensor:
+        # flatten like FastRCNNPredictor, so a box head with [R, C, 1, 1] output works too
+        return self.attr_score(x.flatten(1))
+
+
+def attribute_loss(logits: Tensor, targets: Tensor) -> Tensor:
+    """Mean binary cross-entropy with logits of `logits [R, A]` against multi-hot `targets [R, A]`
+    (mean over R x A); 0 connected to the graph when R = 0, so that every parameter still takes
+    part in the backward (DDP) and the loss key is there at every step."""
+    if logits.numel() == 0:
+        return logits.sum() * 0.0
+    # float32 whatever the autocast dtype: many near-0 probabilities of sparse attributes
+    return F.binary_cross_entropy_with_logits(logits.float(), targets.float())
 
 
 class MatchRoIHeads(RoIHeads):
@@ -48,6 +99,7 @@ class MatchRoIHeads(RoIHeads):
         stream_roi_pool: pooler for the landmark and matching streams (14x14 expected).
         landmark_head: `LandmarkHead` or None to switch the stream off.
         matching_head: `MatchingHead` or None to switch the stream off.
+        attribute_head: `AttributeHead` on the box head's output or None to switch it off.
         similarity: `PairSimilarity` over the matching embeddings (required with matching_head).
         pair_neg_ratio: negatives per positive pair in the pair loss.
         max_positive_pairs: cap on the positive pairs per batch (None = all).
@@ -71,6 +123,7 @@ class MatchRoIHeads(RoIHeads):
         pair_neg_ratio: int = 3,
         max_positive_pairs: int | None = 256,
         stream_detections_per_img: int | None = None,
+        attribute_head: AttributeHead | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -85,6 +138,7 @@ class MatchRoIHeads(RoIHeads):
         self.pair_neg_ratio = pair_neg_ratio
         self.max_positive_pairs = max_positive_pairs
         self.stream_detections_per_img = stream_detections_per_img
+        self.attribute_head = attribute_head
         self._sampled: tuple[list[Tensor], list[Tensor], list[Tensor]] | None = None
 
     def select_training_samples(
@@ -100,6 +154,7 @@ class MatchRoIHeads(RoIHeads):
 
     @property
     def has_streams(self) -> bool:
+        """Whether the landmark or matching stream (on the stream RoI pool) is on."""
         return self.landmark_head is not None or self.matching_head is not None
 
     def forward(  # type: ignore[override]
@@ -109,22 +164,94 @@ class MatchRoIHeads(RoIHeads):
         image_shapes: list[tuple[int, int]],
         targets: list[dict[str, Any]] | None = None,
     ) -> tuple[list[dict[str, Tensor]], dict[str, Tensor]]:
-        """Box/mask results and losses of torchvision plus the landmark and matching streams."""
+        """Box/mask results and losses of torchvision plus the landmark, matching and attribute
+        streams."""
+        attributes = self.attribute_head is not None
         if self.training:
             _check_stream_targets(
                 targets, self.landmark_head is not None, self.matching_head is not None
             )
+            if self.attribute_head is not None:
+                _check_attribute_targets(targets, self.attribute_head.num_attributes)
         self._sampled = None
-        result, losses = super().forward(features, proposals, image_shapes, targets)
-        if not self.has_streams:
-            return result, losses
+        box_features: list[Tensor] = []
+        hook = None
+        if self.training and attributes:
+            # the training loss uses the box head's output for the sampled proposals, which
+            # super().forward computes and drops; a hook scoped to this call keeps it (and keeps
+            # working if box_head is replaced after construction)
+            hook = self.box_head.register_forward_hook(
+                lambda _module, _inputs, output: box_features.append(output)
+            )
+        try:
+            result, losses = super().forward(features, proposals, image_shapes, targets)
+        finally:
+            if hook is not None:
+                hook.remove()
+        sampled, self._sampled = self._sampled, None
         if self.training:
-            assert self._sampled is not None and targets is not None
-            losses.update(self._stream_losses(features, image_shapes, targets, *self._sampled))
-            self._sampled = None
+            assert sampled is not None and targets is not None
+            if self.has_streams:
+                losses.update(self._stream_losses(features, image_shapes, targets, *sampled))
+            if attributes:
+                assert len(box_features) == 1, "the box head ran more than once"
+                _, matched_idxs, labels = sampled
+                losses["loss_attribute"] = self._attribute_loss(
+                    box_features[0], targets, matched_idxs, labels
+                )
         else:
-            self._stream_inference(features, image_shapes, result)
+            if self.has_streams:
+                self._stream_inference(features, image_shapes, result)
+            if attributes:
+                self._attribute_inference(features, image_shapes, result)
         return result, losses
+
+    def _attribute_loss(
+        self,
+        box_features: Tensor,
+        targets: list[dict[str, Any]],
+        matched_idxs: list[Tensor],
+        labels: list[Tensor],
+    ) -> Tensor:
+        """loss_attribute over the positive sampled proposals of the images that have attributes.
+
+        `box_features` holds the rows of all images' sampled proposals in image order (how
+        box_roi_pool concatenates them); `matched_idxs`/`labels` are the sampler's, per image.
+        """
+        assert self.attribute_head is not None
+        rows, gt = [], []
+        start = 0
+        for t, m, lab in zip(targets, matched_idxs, labels, strict=True):
+            if ATTRIBUTE_KEY in t:
+                pos = torch.nonzero(lab > 0).squeeze(1)
+                rows.append(pos + start)
+                gt.append(t[ATTRIBUTE_KEY].to(box_features.device)[m[pos]])
+            start += len(lab)
+        if start != len(box_features):
+            raise FashionVisionError(
+                f"attribute stream: the box head gave {len(box_features)} rows for {start} "
+                "sampled proposals"
+            )
+        if not rows:
+            # no image of the batch has attributes: zero, but with the head in the graph
+            return attribute_loss(self.attribute_head(box_features[:0]), box_features.new_zeros(0))
+        logits = self.attribute_head(box_features[torch.cat(rows)])
+        return attribute_loss(logits, torch.cat(gt))
+
+    def _attribute_inference(
+        self,
+        features: dict[str, Tensor],
+        image_shapes: list[tuple[int, int]],
+        result: list[dict[str, Tensor]],
+    ) -> None:
+        """Add attribute_scores [K, A] (sigmoid) for every detection to each result dict (in
+        place), from the box features pooled again on the detected boxes."""
+        assert self.attribute_head is not None
+        boxes = [r["boxes"] for r in result]
+        box_features = self.box_head(self.box_roi_pool(features, boxes, image_shapes))
+        scores = torch.sigmoid(self.attribute_head(box_features))
+        for r, s in zip(result, scores.split([len(b) for b in boxes]), strict=True):
+            r["attribute_scores"] = s
 
     def _stream_losses(
         self,
@@ -236,6 +363,21 @@ class MatchRoIHeads(RoIHeads):
                 "model.matching: this model was built without the matching stream"
             )
         return pair_probabilities(self.similarity, emb_a, emb_b)
+
+
+def _check_attribute_targets(targets: list[dict[str, Any]] | None, num_attributes: int) -> None:
+    """`attributes`, where given, must be [N, A] and aligned with the boxes."""
+    for i, t in enumerate(targets or []):
+        if ATTRIBUTE_KEY not in t:
+            continue
+        attrs = t[ATTRIBUTE_KEY]
+        expected = (len(t["boxes"]), num_attributes)
+        if not isinstance(attrs, Tensor) or tuple(attrs.shape) != expected:
+            got = tuple(attrs.shape) if isinstance(attrs, Tensor) else type(attrs).__name__
+            raise FashionVisionError(
+                f"targets[{i}].{ATTRIBUTE_KEY}: expected a tensor of shape {expected} "
+                f"(boxes x num_attributes), got {got}"
+            )
 
 
 def _check_stream_targets(

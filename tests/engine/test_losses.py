@@ -49,4 +49,4 @@ def test_missing_streams_are_fine_unknown_losses_are_not():
         weighted_loss({"loss_attr": torch.tensor(1.0)}, LossWeights())
     with pytest.raises(ValueError, match="pair"):
         weighted_loss({"loss_pair": torch.tensor(1.0)}, {"cls": 1.0})
-    assert set(LOSS_GROUPS.values()) == {"cls", "box", "pose", "mask", "pair"}
+    assert set(LOSS_GROUPS.values()) == {"cls", "box", "pose", "mask", "pair", "attribute"}

@@ -1,9 +1,11 @@
-"""Tests of the landmark and matching heads: target encoding, decoding, pair sampling, losses."""
+"""Tests of the landmark, matching and attribute heads: target encoding, decoding, pair sampling,
+losses."""
 
 from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 from fashionvision.categories import CATEGORIES, category
@@ -22,6 +24,7 @@ from fashionvision.models.matching_head import (
     pair_probabilities,
     sample_pairs,
 )
+from fashionvision.models.roi_heads import AttributeHead, attribute_loss
 
 
 def test_slice_index_covers_each_category() -> None:
@@ -195,3 +198,25 @@ def test_every_category_slice_is_predicted() -> None:
     out = head(torch.rand(13, 4, 3, 3), labels)
     nonzero = (out.abs().flatten(2).sum(2) > 0).sum(1)
     assert nonzero.tolist() == [c.num_landmarks for c in CATEGORIES]
+
+
+def test_attribute_loss_is_mean_bce_by_hand() -> None:
+    logits = torch.tensor([[2.0, -1.0], [0.0, 3.0]])
+    target = torch.tensor([[1, 0], [1, 1]], dtype=torch.uint8)
+
+    def log_sigmoid(x: float) -> float:
+        return -math.log1p(math.exp(-x))
+
+    expected = -(log_sigmoid(2.0) + log_sigmoid(1.0) + log_sigmoid(0.0) + log_sigmoid(3.0)) / 4
+    assert abs(attribute_loss(logits, target).item() - expected) < 1e-6
+
+
+def test_attribute_head_shapes_and_empty_loss() -> None:
+    head = AttributeHead(6, 4)
+    assert head.num_attributes == 4
+    logits = head(torch.rand(3, 6, 1, 1))  # a conv box head's [R, C, 1, 1] is flattened
+    assert logits.shape == (3, 4)
+    loss = attribute_loss(logits[:0], torch.zeros(0, 4))
+    assert loss.item() == 0.0 and loss.requires_grad
+    with pytest.raises(ValueError, match="num_attributes"):
+        AttributeHead(6, 0)
