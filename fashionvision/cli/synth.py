@@ -1,6 +1,6 @@
 """`fashionvision synth OUT --train N --val M [--test K] --seed S [--size PX] [--mix real|easy|FILE]
-[--categories uniform|deepfashion2|FILE] [--format deepfashion2|deepfashion]`: write a synthetic
-data set.
+[--categories uniform|deepfashion2|FILE] [--format deepfashion2|deepfashion|imaterialist|
+fashionpedia]`: write a synthetic data set.
 
 ``--format deepfashion2`` (default) writes ``OUT/train/`` and ``OUT/validation/`` in the
 DeepFashion2 format.  ``--mix`` sets the target shares of the attribute levels (scale,
@@ -18,6 +18,15 @@ appear); see `fashionvision.data.synthetic.CategoryMix`.
 ``Eval/``, ``Img/``); ``--train/--val/--test`` are the rows of each benchmark's partition file
 (In-shop: train/query/gallery images; Consumer-to-shop: consumer-shop pairs); see
 `fashionvision.data.synthetic_deepfashion`.
+
+``--format imaterialist`` writes an iMaterialist-Fashion 2019 data set, ``OUT/train.csv`` (RLE
+masks, ``ClassId`` = category and attribute ids), ``OUT/label_descriptions.json`` and
+``OUT/train/``; ``--train`` images (the competition has no labelled validation split, so
+``--val`` is refused).  ``--format fashionpedia`` writes ``OUT/instances_attributes_train2020.json``
+and ``OUT/instances_attributes_val2020.json`` (COCO with ``attribute_ids``) with images in
+``OUT/train/`` and ``OUT/val/``.  Both draw outfits whose garment parts (sleeves, necklines,
+collars, pockets) are instances of their own, with a small label table of our own; see
+`fashionvision.data.synthetic_parsing`.
 
 OUT must be empty or absent: old images left in it would be read by later commands as part of
 the new data set.  ``--overwrite`` clears a folder that a previous ``synth`` of the same format
@@ -37,20 +46,25 @@ from fashionvision.errors import FashionVisionError
 
 SPLIT_NAMES = ("train", "validation")
 DEEPFASHION_TEST_IMAGES = 200  # --test default for --format deepfashion
+DEFAULT_VAL_IMAGES = 200  # --val default where the format has a validation split
+FORMATS = ("deepfashion2", "deepfashion", "imaterialist", "fashionpedia")
+IMATERIALIST_NAMES = ("train", "train.csv", "label_descriptions.json")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "synth", help="generate a synthetic DeepFashion2- or DeepFashion-format data set"
+        "synth",
+        help="generate a synthetic DeepFashion2-, DeepFashion-, iMaterialist- or "
+        "Fashionpedia-format data set",
     )
     p.add_argument(
         "out",
-        help="output directory (gets train/ and validation/, or one folder per DeepFashion "
-        "benchmark)",
+        help="output directory (gets train/ and validation/, one folder per DeepFashion "
+        "benchmark, or the iMaterialist/Fashionpedia files and image folders)",
     )
     p.add_argument(
         "--format",
-        choices=("deepfashion2", "deepfashion"),
+        choices=FORMATS,
         default="deepfashion2",
         help="data set format (default deepfashion2)",
     )
@@ -58,7 +72,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--train", type=nonnegative_int, default=1000, help="number of training images (1000)"
     )
     p.add_argument(
-        "--val", type=nonnegative_int, default=200, help="number of validation images (200)"
+        "--val",
+        type=nonnegative_int,
+        default=None,
+        help=f"number of validation images ({DEFAULT_VAL_IMAGES}; not for imaterialist)",
     )
     p.add_argument(
         "--test",
@@ -96,8 +113,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--overwrite",
         action="store_true",
-        help="clear OUT first when it holds a previous synth output (train/, validation/, or "
-        "the benchmark folders)",
+        help="clear OUT first when it holds a previous synth output (train/, validation/, "
+        "the benchmark folders, or the iMaterialist/Fashionpedia files and image folders)",
     )
     p.set_defaults(func=run)
 
@@ -129,6 +146,21 @@ def prepare_output(out: Path, overwrite: bool, names: tuple[str, ...] = SPLIT_NA
             split.unlink()
 
 
+def _val(args: argparse.Namespace) -> int:
+    return DEFAULT_VAL_IMAGES if args.val is None else args.val
+
+
+def _refuse_other_formats_options(args: argparse.Namespace) -> None:
+    """--test, --mix, --categories and --workers belong to the DeepFashion (v1) and
+    DeepFashion2 generators."""
+    if args.test is not None:
+        raise FashionVisionError("--test applies to --format deepfashion only")
+    options = (("--mix", args.mix), ("--categories", args.categories), ("--workers", args.workers))
+    for flag, value in options:
+        if value is not None:
+            raise FashionVisionError(f"{flag} applies to --format deepfashion2 only")
+
+
 def _run_deepfashion2(args: argparse.Namespace) -> str:
     from fashionvision.data.synthetic import generate_dataset, load_categories, load_mix
 
@@ -146,14 +178,14 @@ def _run_deepfashion2(args: argparse.Namespace) -> str:
     generate_dataset(
         args.out,
         args.train,
-        args.val,
+        _val(args),
         args.seed,
         size=args.size,
         workers=args.workers,
         mix=mix,
         categories=categories,
     )
-    return f"{args.train} train + {args.val} validation images"
+    return f"{args.train} train + {_val(args)} validation images"
 
 
 def _run_deepfashion(args: argparse.Namespace) -> str:
@@ -165,14 +197,56 @@ def _run_deepfashion(args: argparse.Namespace) -> str:
             raise FashionVisionError(f"{flag} applies to --format deepfashion2 only")
     test = DEEPFASHION_TEST_IMAGES if args.test is None else args.test
     prepare_output(Path(args.out), args.overwrite, BENCHMARKS)
-    images = generate_deepfashion(args.out, args.train, args.val, test, args.seed, args.size)
+    val = _val(args)
+    images = generate_deepfashion(args.out, args.train, val, test, args.seed, args.size)
     listed = ", ".join(f"{name} {n}" for name, n in images.items())
-    return f"DeepFashion benchmarks ({args.train}/{args.val}/{test} rows each; images: {listed})"
+    return f"DeepFashion benchmarks ({args.train}/{val}/{test} rows each; images: {listed})"
+
+
+def _run_imaterialist(args: argparse.Namespace) -> str:
+    from fashionvision.data.synthetic_parsing import generate_imaterialist
+
+    _refuse_other_formats_options(args)
+    if args.val is not None:
+        raise FashionVisionError(
+            "--val: --format imaterialist writes the competition's train.csv only (it has no "
+            "labelled validation split); use --train"
+        )
+    prepare_output(Path(args.out), args.overwrite, IMATERIALIST_NAMES)
+    written = generate_imaterialist(args.out, args.train, args.seed, args.size)
+    return f"iMaterialist-Fashion train.csv ({written['images']} images, {written['rows']} rows)"
+
+
+def _run_fashionpedia(args: argparse.Namespace) -> str:
+    from fashionvision.data.synthetic_parsing import (
+        FASHIONPEDIA_SPLITS,
+        annotation_file,
+        generate_fashionpedia,
+    )
+
+    _refuse_other_formats_options(args)
+    splits = [name for name, _ in FASHIONPEDIA_SPLITS]
+    names = (*splits, *(annotation_file(name) for name in splits))
+    prepare_output(Path(args.out), args.overwrite, names)
+    written = generate_fashionpedia(args.out, args.train, _val(args), args.seed, args.size)
+    listed = " + ".join(
+        f"{n['images']} {split} images ({n['annotations']} annotations)"
+        for split, n in written.items()
+    )
+    return f"Fashionpedia {listed}"
+
+
+_RUNNERS = {
+    "deepfashion2": _run_deepfashion2,
+    "deepfashion": _run_deepfashion,
+    "imaterialist": _run_imaterialist,
+    "fashionpedia": _run_fashionpedia,
+}
 
 
 def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
-    what = _run_deepfashion(args) if args.format == "deepfashion" else _run_deepfashion2(args)
+    what = _RUNNERS[args.format](args)
     took = time.perf_counter() - start
     print(f"wrote {what} to {args.out} in {took:.1f} s")
     return 0

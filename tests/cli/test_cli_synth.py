@@ -132,3 +132,72 @@ def test_bad_categories_are_refused_without_a_traceback(tmp_path, value, message
     err = capsys.readouterr().err
     assert err.startswith("error: --categories: ") and message in err and "Traceback" not in err
     assert not (tmp_path / "x").exists()
+
+
+def _synth_parsing(fmt, out, *extra):
+    return cli.main(["synth", "--format", fmt, str(out), "--size", "64", *extra])
+
+
+def test_imaterialist_format_writes_a_csv_the_converter_reads(tmp_path, capsys):
+    out = tmp_path / "imat"
+    assert _synth_parsing("imaterialist", out, "--train", "3") == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("wrote iMaterialist-Fashion train.csv (3 images, ")
+    assert sorted(p.name for p in out.iterdir()) == [
+        "label_descriptions.json",
+        "train",
+        "train.csv",
+    ]
+    assert len(list((out / "train").glob("*.jpg"))) == 3
+    coco = tmp_path / "coco.json"
+    argv = ["convert", "imaterialist", str(out / "train.csv"), str(coco)]
+    argv += ["--labels", str(out / "label_descriptions.json"), "--images", str(out / "train")]
+    assert cli.main(argv) == 0
+    assert len(json.loads(coco.read_text())["images"]) == 3
+    # a second run needs --overwrite, which clears only what the first one wrote
+    assert _synth_parsing("imaterialist", out, "--train", "2") == 1
+    assert _synth_parsing("imaterialist", out, "--train", "2", "--overwrite") == 0
+    assert len(list((out / "train").glob("*.jpg"))) == 2
+
+
+def test_fashionpedia_format_writes_both_splits(tmp_path, capsys):
+    out = tmp_path / "fp"
+    assert _synth_parsing("fashionpedia", out, "--train", "3", "--val", "2", "--seed", "1") == 0
+    assert capsys.readouterr().out.startswith("wrote Fashionpedia 3 train images (")
+    assert sorted(p.name for p in out.iterdir()) == [
+        "instances_attributes_train2020.json",
+        "instances_attributes_val2020.json",
+        "train",
+        "val",
+    ]
+    val = json.loads((out / "instances_attributes_val2020.json").read_text())
+    assert len(val["images"]) == 2 and val["annotations"][0]["attribute_ids"] is not None
+    assert len(list((out / "val").glob("*.jpg"))) == 2
+    assert _synth_parsing("fashionpedia", out, "--train", "1", "--overwrite") == 0
+    (out / "notes.txt").write_text("mine")
+    assert _synth_parsing("fashionpedia", out, "--overwrite") == 1
+    assert "notes.txt" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("fmt", "args", "message"),
+    [
+        ("imaterialist", ["--val", "2"], "--val: --format imaterialist writes the competition's"),
+        ("imaterialist", ["--test", "2"], "--test applies to --format deepfashion only"),
+        ("fashionpedia", ["--test", "2"], "--test applies to --format deepfashion only"),
+        ("imaterialist", ["--mix", "easy"], "--mix applies to --format deepfashion2 only"),
+        ("fashionpedia", ["--categories", "deepfashion2"], "--categories applies to --format dee"),
+        ("fashionpedia", ["--workers", "2"], "--workers applies to --format deepfashion2 only"),
+    ],
+)
+def test_parsing_formats_refuse_other_formats_options(tmp_path, fmt, args, message, capsys):
+    assert _synth_parsing(fmt, tmp_path / "x", "--train", "1", *args) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and "Traceback" not in err
+    assert not (tmp_path / "x").exists()
+
+
+def test_an_unknown_format_is_a_usage_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        _synth_parsing("kaggle", tmp_path / "x")
+    assert exc.value.code == 2 and "invalid choice: 'kaggle'" in capsys.readouterr().err
