@@ -403,6 +403,16 @@ class FashionNetEvaluator:
 
         out = summary(None)
         out["per_type"] = {name: summary(name) for name in self.groups}
+        # What a perfect ranking reaches: an image with P > k positives can recall k/P at most,
+        # so a data set with many positives per image caps top-k recall below 1.
+        positives = np.array([len(e.positives) for e in scored])
+        positives = positives[positives > 0]
+        if len(positives):
+            out["bound"] = {
+                f"top{k}": float(np.mean(np.minimum(k, positives) / positives))
+                for k in self.ks_attribute
+            }
+            out["positives_per_image"] = float(positives.mean())
         return out
 
     def _landmarks(self, entries: Sequence[_Entry]) -> dict[str, Any] | None:

@@ -122,6 +122,8 @@ def fashionnet_rows(metrics: Mapping[str, Any]) -> list[tuple[str, float | None]
     rows += [(f"category top{k}", category.get(f"top{k}")) for k in (3, 5)]
     attributes = metrics.get("attributes", {})
     rows += [(f"attributes top{k}", attributes.get(f"top{k}")) for k in (3, 5)]
+    bound = attributes.get("bound", {})
+    rows += [(f"  (perfect ranking top{k})", bound.get(f"top{k}")) for k in (3, 5)]
     for name, group in attributes.get("per_type", {}).items():
         rows += [(f"  {name} top{k}", group.get(f"top{k}")) for k in (3, 5)]
     retrieval = metrics.get("retrieval", {})

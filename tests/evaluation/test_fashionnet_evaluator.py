@@ -94,6 +94,9 @@ def test_attribute_recall_hand_case_global_ranking() -> None:
         {"top1": 0.25, "top2": 0.75, "num_images": 2}
     )
     assert attributes["per_type"]["shape"] == {"top1": 0.0, "top2": 0.0, "num_images": 2}
+    # a perfect ranking: a (3 positives) 1/3 and 2/3, c (2 positives) 1/2 and 1
+    assert attributes["bound"] == pytest.approx({"top1": 5 / 12, "top2": 5 / 6})
+    assert attributes["positives_per_image"] == pytest.approx(2.5)
 
 
 def test_attribute_recall_hand_case_within_ranking() -> None:
