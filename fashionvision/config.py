@@ -41,6 +41,8 @@ class ModelConfig:
     `num_attributes` > 0 adds a multi-label attribute head (sigmoid over that many attributes) on
     the box head's features, trained on targets' ``attributes [N, A]`` multi-hot (an
     attribute-aware Mask R-CNN, for iMaterialist/Fashionpedia-style data); 0 = no attribute head.
+    `num_classes` counts the background: 14 = the 13 DeepFashion2 categories + 1; other data sets
+    (``data.format: coco``...) set their categories + 1.
     """
 
     backbone: str = "resnet50"
@@ -71,6 +73,7 @@ class ModelConfig:
     landmarks: bool = True
     matching: bool = True
     num_attributes: int = 0
+    num_classes: int = 14
 
 
 @dataclass
@@ -121,7 +124,9 @@ class DataConfig:
 
     `format`: ``deepfashion2`` (Match R-CNN): `root` holds ``<train_split>/{image,annos}`` and
     ``<val_split>/{image,annos}``; ``deepfashion`` (FashionNet): `root` holds DeepFashion (v1)
-    benchmark folders (see ``fashionvision.data.deepfashion_dataset``).  With
+    benchmark folders (see ``fashionvision.data.deepfashion_dataset``); ``coco`` /
+    ``fashionpedia`` / ``imaterialist`` (Match R-CNN's detector with masks and attributes, fashion
+    parsing): see ``fashionvision.engine.coco_data``.  With
     `pair_sampling` the user and shop images of one pair_id share a batch (the pair loss needs it).
     `strict=False` skips malformed annotation items with a counted warning instead of failing.
     `balance` (DeepFashion2 format): ``repeat_factor`` repeats images of rare categories by
@@ -131,7 +136,9 @@ class DataConfig:
     (``fashionvision.data.balancing``).  The per-category counts are printed before training.
     """
 
-    format: Literal["deepfashion2", "deepfashion"] = "deepfashion2"
+    format: Literal["deepfashion2", "deepfashion", "coco", "fashionpedia", "imaterialist"] = (
+        "deepfashion2"
+    )
     root: str = ""
     train_split: str = "train"
     val_split: str = "validation"

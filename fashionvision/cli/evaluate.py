@@ -50,8 +50,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     model.add_argument(
         "--partition",
         default="val",
-        choices=("val", "test"),
-        help="FashionNet only: which partition of the DeepFashion root (default val)",
+        choices=("train", "val", "test"),
+        help="FashionNet and COCO-format (parsing) checkpoints: which partition of the data "
+        "root (default val)",
+    )
+    model.add_argument(
+        "--save-results",
+        type=output_file,
+        metavar="RES.json",
+        help="COCO-format (parsing) checkpoints: write the detections in the Fashionpedia "
+        "results format (COCO + attribute_ids)",
     )
     add_batch_size(model)
     model.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: auto)")
@@ -105,8 +113,9 @@ def run_checkpoint(args: argparse.Namespace) -> int:
 
     from fashionvision.engine import distributed as D
     from fashionvision.engine.build import resolve_device
+    from fashionvision.engine.coco_data import COCO_FORMATS
     from fashionvision.engine.evaluate import ProgressBar, evaluate_checkpoint
-    from fashionvision.engine.inference import checkpoint_arch
+    from fashionvision.engine.inference import checkpoint_arch, checkpoint_data_format
     from fashionvision.evaluation.tables import (
         format_per_category_comparison,
         format_report,
@@ -124,6 +133,8 @@ def run_checkpoint(args: argparse.Namespace) -> int:
     try:
         if checkpoint_arch(args.weights) == "fashionnet":
             return _run_fashionnet(args, device, dist)
+        if checkpoint_data_format(args.weights) in COCO_FORMATS:
+            return _run_coco(args, device, dist)
         metrics, _, _ = evaluate_checkpoint(
             args.weights,
             args.split,
@@ -171,6 +182,42 @@ def _run_fashionnet(args: argparse.Namespace, device: object, dist: object) -> i
     if args.json:
         write_json(args.json, metrics, indent=2)
         print(f"\nwrote {args.json}")
+    return 0
+
+
+def _run_coco(args: argparse.Namespace, device: object, dist: object) -> int:
+    """A detector trained on COCO / Fashionpedia / iMaterialist data, on a COCO or Fashionpedia
+    root's partition: box and mask AP, and AP over IoU and attribute F1."""
+    from fashionvision.data.coco_dataset import find_coco_split, load_coco_split
+    from fashionvision.engine.evaluate import ProgressBar, inference_on_dataset
+    from fashionvision.engine.inference import load_network
+    from fashionvision.evaluation.coco_json_evaluator import CocoJsonEvaluator
+    from fashionvision.evaluation.tables import format_parsing_report
+    from fashionvision.io_utils import write_json
+
+    model, _ = load_network(args.weights, device)  # type: ignore[arg-type]
+    annotation_file, image_dir = find_coco_split(args.split, args.partition)
+    split = load_coco_split(annotation_file, image_dir, strict=not args.lenient)
+    evaluator = CocoJsonEvaluator(split)
+    metrics = inference_on_dataset(
+        model,
+        split.image_dir,
+        split.records,
+        [evaluator],
+        device=device,  # type: ignore[arg-type]
+        batch_size=args.batch_size,
+        dist=dist,  # type: ignore[arg-type]
+        progress=ProgressBar("inference") if dist.is_main else None,  # type: ignore[attr-defined]
+    )
+    if metrics is None:  # not rank 0
+        return 0
+    print(format_parsing_report(metrics))
+    if args.save_results:
+        evaluator.write_results(args.save_results)
+        print(f"\nwrote {args.save_results}")
+    if args.json:
+        write_json(args.json, metrics, indent=2)
+        print(f"wrote {args.json}")
     return 0
 
 

@@ -13,17 +13,16 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from fashionvision.categories import NUM_CATEGORIES
 from fashionvision.config import Config, DataConfig, ModelConfig
 from fashionvision.errors import ConfigError
 
 
 def build_model(model_cfg: ModelConfig) -> nn.Module:
-    """Match R-CNN for the 13 DeepFashion2 categories (+ background) from `model_cfg`."""
+    """Match R-CNN from `model_cfg` (``num_classes`` 14: the 13 DeepFashion2 categories + 1)."""
     from fashionvision.models.match_rcnn import build_match_rcnn
 
     try:
-        return build_match_rcnn(num_classes=NUM_CATEGORIES + 1, **dataclasses.asdict(model_cfg))
+        return build_match_rcnn(**dataclasses.asdict(model_cfg))
     except (ValueError, KeyError) as exc:
         raise ConfigError(f"model: cannot build Match R-CNN: {exc}") from exc
 

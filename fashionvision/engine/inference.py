@@ -166,9 +166,15 @@ def load_network(path: str | Path, device: torch.device) -> tuple[nn.Module, Con
 
 def checkpoint_arch(path: str | Path) -> str:
     """The `arch` a training checkpoint was trained as (``match_rcnn`` for older checkpoints)."""
-    state = load_checkpoint(path, required=("config",))
-    config = state["config"]
+    config = load_checkpoint(path, required=("config",))["config"]
     return str(config.get("arch", "match_rcnn")) if isinstance(config, dict) else "match_rcnn"
+
+
+def checkpoint_data_format(path: str | Path) -> str:
+    """The ``data.format`` a training checkpoint was trained on (``deepfashion2`` if unset)."""
+    config = load_checkpoint(path, required=("config",))["config"]
+    data = config.get("data", {}) if isinstance(config, dict) else {}
+    return str(data.get("format", "deepfashion2")) if isinstance(data, dict) else "deepfashion2"
 
 
 def model_from_checkpoint(path: str | Path, device: torch.device) -> tuple[nn.Module, ModelConfig]:

@@ -45,7 +45,7 @@ from fashionvision.engine.checkpoint import (
 )
 from fashionvision.engine.losses import FASHIONNET_LOSS_GROUPS, weighted_loss
 from fashionvision.engine.schedule import WarmupMultiStepLR, epochs_to_iters
-from fashionvision.errors import FashionVisionError
+from fashionvision.errors import ConfigError, FashionVisionError
 from fashionvision.io_utils import atomic_write, write_json
 from fashionvision.structures import ImageAnnotation
 
@@ -163,8 +163,14 @@ class Trainer:
         self.repeat_factors: list[float] | None = None
         self.label_names: dict[str, Any] | None = None  # FashionNet's tables, kept in checkpoints
         self.val_fashion: Any = None  # FashionNet's validation DeepFashionSplit
+        self.val_coco: Any = None  # a COCO-format validation CocoSplit
+        from fashionvision.engine.coco_data import COCO_FORMATS
+
         if self.fashionnet:
             self.train_dataset, self.train_records = self._fashionnet_data(train_dataset)
+            self.val_split_dir, self.val_records = None, None
+        elif cfg.data.format in COCO_FORMATS and train_dataset is None:
+            self.train_dataset, self.train_records = self._coco_data()
             self.val_split_dir, self.val_records = None, None
         else:
             self.train_dataset, self.train_records = self._train_data(train_dataset, train_records)
@@ -265,6 +271,27 @@ class Trainer:
             except FashionVisionError:
                 self.val_fashion = None  # no validation split: training goes on unevaluated
         return dataset, None
+
+    def _coco_data(self) -> tuple[Dataset, None]:
+        """Instance segmentation from a COCO / Fashionpedia / iMaterialist root (fashion parsing):
+        the training split, checked against the model's classes and attributes, and the
+        validation split when there is one."""
+        from fashionvision.data.coco_dataset import CocoInstanceDataset
+        from fashionvision.data.transforms import RandomHorizontalFlip
+        from fashionvision.engine.coco_data import check_model_fits, coco_split_for
+
+        d = self.cfg.data
+        if d.balance != "none":
+            raise ConfigError(f"data.balance: {d.balance!r} is for data.format=deepfashion2")
+        with D.main_first(self.dist):
+            split = coco_split_for(d, d.train_split)
+        check_model_fits(self.cfg.model, split, d.format, f"{d.root} ({d.train_split})")
+        flip = RandomHorizontalFlip(d.flip_prob) if d.flip_prob > 0 else None
+        try:
+            self.val_coco = coco_split_for(d, d.val_split)
+        except FashionVisionError:
+            self.val_coco = None  # no labelled validation split (iMaterialist): no evaluation
+        return CocoInstanceDataset(split, transforms=flip), None
 
     def _val_data(
         self, folder: str | Path | None, records: Sequence[ImageAnnotation] | None
@@ -547,6 +574,21 @@ class Trainer:
                 self.model,
                 self.val_fashion,
                 input_size=self.cfg.fashionnet.input_size,
+                device=self.device,
+                batch_size=self.batch_size,
+                dist=self.dist,
+                progress=bar,
+            )
+            return self._write_eval(metrics)
+        if self.val_coco is not None:
+            from fashionvision.engine.evaluate import inference_on_dataset
+            from fashionvision.evaluation.coco_json_evaluator import CocoJsonEvaluator
+
+            metrics = inference_on_dataset(
+                self.model,
+                self.val_coco.image_dir,
+                self.val_coco.records,
+                [CocoJsonEvaluator(self.val_coco)],
                 device=self.device,
                 batch_size=self.batch_size,
                 dist=self.dist,

@@ -199,3 +199,22 @@ def format_per_category_comparison(
             row.append("" if value is None else f"{value:.3f}")
         rows.append(row)
     return _grid(header, rows)
+
+
+def format_parsing_report(metrics: Mapping[str, Any]) -> str:
+    """Box and mask AP of a COCO-format evaluation, and the Fashionpedia AP over IoU and
+    attribute F1 (`fashionvision.evaluation.coco_json_evaluator`)."""
+    parts = []
+    for key, title in (("bbox", "Boxes"), ("segm", "Masks")):
+        if key in metrics:
+            parts.append(format_overall(metrics[key], ("AP", "AP50", "AP75"), title))
+    attributes = metrics.get("attributes")
+    if attributes:
+        rows = [
+            [name, _fmt(float(attributes[name]["AP"]))]
+            for name in ("iou+f1", "AP_grid", "iou")
+            if isinstance(attributes.get(name), Mapping) and "AP" in attributes[name]
+        ]
+        if rows:
+            parts.append(_grid(["Fashionpedia AP", "AP"], rows))
+    return "\n\n".join(parts)
