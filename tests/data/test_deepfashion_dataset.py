@@ -108,3 +108,15 @@ def test_a_resized_image_is_an_error_naming_it(root, tmp_path):
     with pytest.raises(FashionVisionError, match="bad.jpg: image is 10x10"):
         load_input(sample, 32)
     assert find_benchmarks(root)  # the fixture's root is untouched
+
+
+def test_consumer_to_shop_images_take_their_pair_s_item_and_roles(tmp_path):
+    generate_deepfashion(tmp_path, 4, 4, 0, seed=2, size=64, benchmarks=("consumer2shop",))
+    train = load_deepfashion_split(tmp_path, "train")
+    assert all(s.item_id and s.role is None for s in train.samples)
+    val = load_deepfashion_split(tmp_path, "val")
+    assert {s.role for s in val.samples} == {"consumer", "shop"}
+    assert val.retrieval == "consumer2shop"
+    assert len({s.name for s in val.samples}) == len(val.samples)  # a shop image listed once
+    shops = {s.item_id for s in val.samples if s.role == "shop"}
+    assert {s.item_id for s in val.samples if s.role == "consumer"} <= shops
