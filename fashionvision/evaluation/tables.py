@@ -211,10 +211,12 @@ def format_parsing_report(metrics: Mapping[str, Any]) -> str:
     attributes = metrics.get("attributes")
     if attributes:
         rows = [
-            [name, _fmt(float(attributes[name]["AP"]))]
-            for name in ("iou+f1", "AP_grid", "iou")
-            if isinstance(attributes.get(name), Mapping) and "AP" in attributes[name]
+            [name, *(_fmt(float(attributes[name][k])) for k in ("AP", "AP50", "AP75"))]
+            for name in ("iou+f1", "iou")
+            if isinstance(attributes.get(name), Mapping)
         ]
+        if isinstance(attributes.get("AP_grid"), int | float):
+            rows.append(["AP_grid (10 x 10)", _fmt(float(attributes["AP_grid"])), "", ""])
         if rows:
-            parts.append(_grid(["Fashionpedia AP", "AP"], rows))
+            parts.append(_grid(["Fashionpedia AP", "AP", "AP50", "AP75"], rows))
     return "\n\n".join(parts)
