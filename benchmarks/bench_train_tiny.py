@@ -43,12 +43,15 @@ def main() -> None:
     parser.add_argument("--val", type=int, default=300)
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--categories", default=None, help="category mix of the data: deepfashion2 (skewed) | FILE"
+    )
     parser.add_argument("overrides", nargs="*", help="config overrides key=value")
     args = parser.parse_args()
 
     data, run = args.out / "data", args.out / "run"
     if not (data / "validation").is_dir():
-        generate_dataset(data, args.train, args.val, args.seed)
+        generate_dataset(data, args.train, args.val, args.seed, categories=args.categories)
     train_s = None
     if not (run / "model_final.pt").exists():
         steps = [args.epochs * 8 // 12, args.epochs * 11 // 12]  # the 1x schedule's 8 and 11 of 12
@@ -79,7 +82,7 @@ def main() -> None:
         metrics["train_s"] = round(train_s, 1)
     write_json(args.out / "metrics.json", metrics, indent=2)
 
-    print(format_report(metrics))
+    print(format_report(metrics, per_category=True))
     print()
     print(format_summary(analysis))
     print(f"\n{'metric':<18}{'measured':>10}{'target':>10}{'ratio':>8}")
