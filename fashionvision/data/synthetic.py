@@ -265,16 +265,24 @@ def _draw_garment(canvas: np.ndarray, layer: GarmentLayer) -> None:
 
 def _draw_seams(draw: ImageDraw.ImageDraw, layer: GarmentLayer) -> None:
     """Outline and detail lines in a darker shade of the garment's base colour."""
-    t = TEMPLATES[layer.style.category_id]
     dark = tuple(int(c * 0.45) for c in layer.style.appearance.base)
+    draw_seam_lines(draw, layer, dark)
+
+
+def draw_seam_lines(
+    draw: ImageDraw.ImageDraw, layer: GarmentLayer, fill: int | tuple[int, ...]
+) -> None:
+    """A garment's outline and detail lines in `fill` (also how the parsing generator paints
+    the same lines into its label map, so labels and pixels agree)."""
+    t = TEMPLATES[layer.style.category_id]
     pix = apply_h(layer.h, t.outline)
-    draw.line([tuple(p) for p in np.vstack([pix, pix[:1]])], fill=dark, width=1)
+    draw.line([tuple(p) for p in np.vstack([pix, pix[:1]])], fill=fill, width=1)
     details = t.details
     if layer.back_view and t.front_only:
         # From behind only the back neckline (landmarks 2-1-6) shows, not the front one.
         details = (t.landmarks[[1, 0, 5]],)
     for line in details:
-        draw.line([tuple(p) for p in apply_h(layer.h, line)], fill=dark, width=2)
+        draw.line([tuple(p) for p in apply_h(layer.h, line)], fill=fill, width=2)
 
 
 def render(scene: Scene, size: int) -> Image.Image:

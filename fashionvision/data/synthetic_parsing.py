@@ -101,6 +101,7 @@ from fashionvision.data.synthetic import (
     _random_shape,
     _similarity,
     apply_h,
+    draw_seam_lines,
     random_appearance,
     render,
 )
@@ -562,13 +563,7 @@ def _paint_garment(canvas: np.ndarray, layer: GarmentLayer, value: int) -> Image
         ImageDraw.Draw(window).polygon([tuple(p) for p in pix - (x0, y0)], fill=255)
         canvas[y0:y1, x0:x1][np.asarray(window) > 0] = value
     img = Image.fromarray(canvas)
-    draw = ImageDraw.Draw(img)
-    draw.line([tuple(p) for p in np.vstack([pix, pix[:1]])], fill=value, width=1)
-    details = t.details
-    if layer.back_view and t.front_only:
-        details = (t.landmarks[[1, 0, 5]],)
-    for line in details:
-        draw.line([tuple(p) for p in apply_h(layer.h, line)], fill=value, width=2)
+    draw_seam_lines(ImageDraw.Draw(img), layer, value)
     return img
 
 
