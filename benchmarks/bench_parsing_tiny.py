@@ -1,6 +1,7 @@
 """Benchmark: the attribute-aware Mask R-CNN (fashion parsing) trained from scratch on synthetic
 Fashionpedia-format data here, scored by the pipeline of `fashionvision evaluate --weights`: box
-and mask AP and the Fashionpedia AP over IoU and attribute F1; per-category box AP.
+and mask AP and the Fashionpedia AP over IoU and attribute F1; per category, the box AP, mask AP
+and AP over IoU and attribute F1 side by side (`evaluate --per-category`'s table).
 
     python benchmarks/bench_parsing_tiny.py --out /tmp/parse --train 600 --val 150 --epochs 5
     python benchmarks/bench_parsing_tiny.py --out /tmp/parse_se --data /tmp/parse/data \
@@ -77,7 +78,7 @@ def main() -> None:
     if train_s is not None:
         metrics["train_s"] = round(train_s, 1)
     write_json(args.out / "metrics.json", metrics, indent=2)
-    print(format_parsing_report(metrics))
+    print(format_parsing_report(metrics, per_category=True))
     print(f"train {metrics.get('train_s', 'n/a')} s, evaluation {metrics['eval_s']} s")
     print(json.dumps({"metrics_file": str(args.out / "metrics.json")}))
 

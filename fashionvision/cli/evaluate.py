@@ -17,7 +17,11 @@ Two forms:
 
 ``--subsets`` adds the paper's scale/occlusion/zoom_in/viewpoint table, ``--per-category`` one row
 per category (``--compare deepfashion2|FILE`` beside published rows); ``--json OUT.json``
-writes every number (atomically) under stable keys.
+writes every number (atomically) under stable keys.  Per-category rows are named by the ground
+truth's own ``categories``: a checkpoint trained with ``data.format=coco|fashionpedia|imaterialist``
+(evaluated on a COCO or Fashionpedia root, ``--partition``) gets its file's categories, with box
+AP, mask AP and, where the file has attributes, Fashionpedia's AP over IoU and attribute F1 side
+by side.
 """
 
 from __future__ import annotations
@@ -134,7 +138,7 @@ def run_checkpoint(args: argparse.Namespace) -> int:
         if checkpoint_arch(args.weights) == "fashionnet":
             return _run_fashionnet(args, device, dist)
         if checkpoint_data_format(args.weights) in COCO_FORMATS:
-            return _run_coco(args, device, dist)
+            return _run_coco(args, device, dist, published)
         metrics, _, _ = evaluate_checkpoint(
             args.weights,
             args.split,
@@ -185,14 +189,23 @@ def _run_fashionnet(args: argparse.Namespace, device: object, dist: object) -> i
     return 0
 
 
-def _run_coco(args: argparse.Namespace, device: object, dist: object) -> int:
+def _run_coco(
+    args: argparse.Namespace,
+    device: object,
+    dist: object,
+    published: dict[str, dict[str, float]] | None,
+) -> int:
     """A detector trained on COCO / Fashionpedia / iMaterialist data, on a COCO or Fashionpedia
-    root's partition: box and mask AP, and AP over IoU and attribute F1."""
+    root's partition: box and mask AP, and AP over IoU and attribute F1; per category (named
+    by the annotation file's own table) with ``--per-category`` and ``--compare``."""
     from fashionvision.data.coco_dataset import find_coco_split, load_coco_split
     from fashionvision.engine.evaluate import ProgressBar, inference_on_dataset
     from fashionvision.engine.inference import load_network
     from fashionvision.evaluation.coco_json_evaluator import CocoJsonEvaluator
-    from fashionvision.evaluation.tables import format_parsing_report
+    from fashionvision.evaluation.tables import (
+        format_parsing_report,
+        format_per_category_comparison,
+    )
     from fashionvision.io_utils import write_json
 
     model, _ = load_network(args.weights, device)  # type: ignore[arg-type]
@@ -211,7 +224,10 @@ def _run_coco(args: argparse.Namespace, device: object, dist: object) -> int:
     )
     if metrics is None:  # not rank 0
         return 0
-    print(format_parsing_report(metrics))
+    print(format_parsing_report(metrics, per_category=args.per_category))
+    if published is not None:
+        print("\nAP by category beside published results\n")
+        print(format_per_category_comparison(metrics, published))
     if args.save_results:
         evaluator.write_results(args.save_results)
         print(f"\nwrote {args.save_results}")

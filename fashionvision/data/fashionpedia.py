@@ -23,7 +23,9 @@ Reading rules, set by what the official sample file holds:
 Strict reading raises one `AnnotationError` listing the problems (``annotations[3].category_id:
 unknown category 47``).  Lenient reading (``strict=False``) skips every image that has a bad
 annotation, rather than keeping the image without that garment: a garment left out of the ground
-truth turns into background, and a correct detection of it into a false positive.
+truth turns into background, and a correct detection of it into a false positive.  Both are
+`check_fashionpedia`, which collects every problem (``fashionvision validate --format
+fashionpedia`` lists them), and what to do with them.
 """
 
 from __future__ import annotations
@@ -212,13 +214,23 @@ def _segment(ann: dict, image: dict) -> AttributedSegment:
     )
 
 
-def parse_fashionpedia(data: Any, origin: str, strict: bool = True) -> FashionpediaData:
-    """Records of a parsed Fashionpedia-format file (see the module docstring for the rules).
+@dataclass
+class FashionpediaReport:
+    """What reading a file found: the data of the images without problems, every problem, and
+    the counts (image entries that are valid, annotations, images skipped for a bad one)."""
 
-    strict: any problem raises one `AnnotationError` (at most `MAX_REPORTED_PROBLEMS` listed);
-    lenient: images with a bad annotation are skipped, with one warning that counts them.
-    Problems of the tables themselves are raised in both modes (nothing can be named without them).
-    """
+    data: FashionpediaData
+    problems: list[Problem]
+    num_images: int
+    num_annotations: int
+    images_skipped: int
+
+
+def check_fashionpedia(data: Any, origin: str) -> FashionpediaReport:
+    """Read a parsed Fashionpedia-format file (rules in the module docstring), collecting every
+    problem instead of raising; the report's data holds the images without a bad annotation.
+    Problems of the tables themselves, or an ``annotations`` that is not a list, raise one
+    `AnnotationError` (nothing can be checked without them)."""
     labels = parse_label_table(data, origin)
     problems: list[Problem] = []
     images = _image_problems(data.get("images"), origin, problems)
@@ -235,20 +247,38 @@ def parse_fashionpedia(data: Any, origin: str, strict: bool = True) -> Fashionpe
             bad_images.add(ann.get("image_id") if isinstance(ann, dict) else None)
         else:
             by_image[ann["image_id"]].append(_segment(ann, images[ann["image_id"]]))
-    if problems and strict:
-        raise AnnotationError(capped(problems))
     kept = [
         SegmentedImage(i, img["file_name"], img["height"], img["width"], tuple(by_image[i]))
         for i, img in images.items()
         if i not in bad_images
     ]
-    if problems:
-        warn(
-            f"{origin}: skipped {len(images) - len(kept)} images with a bad annotation "
-            f"({len(problems)} problems); read it strictly to list them"
-        )
     info = data.get("info")
-    return FashionpediaData(kept, labels, info if isinstance(info, dict) else {})
+    return FashionpediaReport(
+        data=FashionpediaData(kept, labels, info if isinstance(info, dict) else {}),
+        problems=problems,
+        num_images=len(images),
+        num_annotations=len(annotations),
+        images_skipped=len(images) - len(kept),
+    )
+
+
+def parse_fashionpedia(data: Any, origin: str, strict: bool = True) -> FashionpediaData:
+    """Records of a parsed Fashionpedia-format file (see the module docstring for the rules).
+
+    strict: any problem raises one `AnnotationError` (at most `MAX_REPORTED_PROBLEMS` listed;
+    `check_fashionpedia` collects them all); lenient: images with a bad annotation are skipped,
+    with one warning that counts them.  Problems of the tables themselves are raised in both
+    modes (nothing can be named without them).
+    """
+    report = check_fashionpedia(data, origin)
+    if report.problems and strict:
+        raise AnnotationError(capped(report.problems))
+    if report.problems:
+        warn(
+            f"{origin}: skipped {report.images_skipped} images with a bad annotation "
+            f"({len(report.problems)} problems); read it strictly to list them"
+        )
+    return report.data
 
 
 def _check_annotation(

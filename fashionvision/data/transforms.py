@@ -286,7 +286,10 @@ def rotate_target(target: Target, degrees: float, height: int, width: int) -> Ta
       pixels and the rotated labelled landmarks still in the image; the rotated old box would
       only be a loose bound.  An item with neither mask pixels nor labelled landmarks before the
       rotation (nothing to recompute from) gets the bounds of its rotated box's corners, clipped.
-    - area: the new box's area (the DeepFashion2 convention of `record_target`).
+    - area: the new box's area (the DeepFashion2 convention of `record_target`).  COCO-format
+      targets, whose area is the mask's, never come here: the trainer refuses ``data.balance``,
+      the only user of the rotation, for data other than DeepFashion2's
+      (`fashionvision.engine.trainer.check_balance_fits`).
     - instances that vanish are dropped from every per-instance entry (`select_instances`): no
       mask pixel and no labelled landmark left (of an item that had some), or, when the target
       has boxes, a box of zero width or height (a degenerate box is no training target and

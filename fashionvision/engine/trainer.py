@@ -50,6 +50,20 @@ from fashionvision.io_utils import atomic_write, write_json
 from fashionvision.structures import ImageAnnotation
 
 
+def check_balance_fits(cfg: Config) -> None:
+    """ConfigError unless ``data.balance`` is ``none`` or the run trains Match R-CNN on
+    DeepFashion2-format data.  The balancing counts the garments of `ImageAnnotation` records,
+    and its rotated copies get ``area`` = the new box's area (`rotate_target`), DeepFashion2's
+    convention, whereas a COCO-format target's area is its mask's pixel count.  Refused rather
+    than ignored: FashionNet's data path would otherwise train unbalanced in silence."""
+    d = cfg.data
+    if d.balance != "none" and (d.format != "deepfashion2" or cfg.arch != "match_rcnn"):
+        raise ConfigError(
+            f"data.balance: {d.balance!r} is for arch=match_rcnn with data.format=deepfashion2, "
+            f"not arch={cfg.arch} with data.format={d.format}; set data.balance=none"
+        )
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, numpy and torch (CPU and CUDA)."""
     import random
@@ -149,6 +163,7 @@ class Trainer:
         on_epoch_end: Callable[[Trainer, float], None] | None = None,
     ):
         self.cfg = cfg
+        check_balance_fits(cfg)  # before anything is built or read
         # called on every rank after each epoch's training steps with (trainer, seconds they took)
         self.on_epoch_end = on_epoch_end
         self.out_dir = Path(out_dir)
@@ -281,8 +296,6 @@ class Trainer:
         from fashionvision.engine.coco_data import check_model_fits, coco_split_for
 
         d = self.cfg.data
-        if d.balance != "none":
-            raise ConfigError(f"data.balance: {d.balance!r} is for data.format=deepfashion2")
         with D.main_first(self.dist):
             split = coco_split_for(d, d.train_split)
         check_model_fits(self.cfg.model, split, d.format, f"{d.root} ({d.train_split})")

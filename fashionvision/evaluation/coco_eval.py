@@ -31,6 +31,7 @@ re-run per subset.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -39,7 +40,7 @@ import numpy as np
 from faster_coco_eval import COCO
 from faster_coco_eval.core.faster_eval_api import COCOeval_faster
 
-from fashionvision.categories import CATEGORY_NAMES, oks_sigmas
+from fashionvision.categories import CATEGORY_NAMES, NUM_LANDMARKS, oks_sigmas
 from fashionvision.errors import FashionVisionError
 from fashionvision.evaluation.subsets import iter_subsets, outside_subset
 from fashionvision.io_utils import load_json
@@ -235,6 +236,28 @@ def _coco_objects(gt: dict, results: list[dict], task: str) -> tuple[COCO, COCO]
     return coco_gt, coco_dt
 
 
+def category_names(categories: Sequence[Mapping[str, Any]]) -> dict[int, str]:
+    """The per-category row names of a GT ``categories`` list: {id: name}, in list order.
+
+    Names are the file's own (Fashionpedia's 'shirt, blouse', COCO's 'person'), with one
+    exception: an entry laid out as DeepFashion2's (294 keypoint names, an id 1..13), as both our
+    `split_to_coco` export and the official converter write it, is named from our table, so the
+    official converter's 'long_sleeved_dress' reads 'long sleeve dress' and lines up with
+    `--compare`'s published rows.  A name that two ids share gets its id appended: rows are keyed
+    by name and would otherwise overwrite each other.
+    """
+    names: dict[int, str] = {}
+    for entry in categories:
+        cid = entry["id"]
+        deepfashion2 = len(entry.get("keypoints") or ()) == NUM_LANDMARKS
+        if deepfashion2 and cid in CATEGORY_NAMES:
+            names[cid] = CATEGORY_NAMES[cid]
+        else:
+            names[cid] = str(entry.get("name", cid))
+    repeated = {n for n, times in Counter(names.values()).items() if times > 1}
+    return {cid: f"{n} (id {cid})" if n in repeated else n for cid, n in names.items()}
+
+
 def evaluate_coco(
     gt: dict | str | Path,
     results: list[dict] | str | Path,
@@ -244,19 +267,21 @@ def evaluate_coco(
 ) -> dict[str, Any]:
     """COCO AP of `results` against `gt` for `task` ('bbox', 'segm' or 'landmarks').
 
-    `gt`: COCO GT dict (the `split_to_coco` export) or its JSON path; `results`: list of result rows
-    (image_id, category_id, score, and the task's field: bbox xywh, segmentation RLE or keypoints
-    882; other fields are ignored) or a JSON path (e.g. an official per-task result file).
+    `gt`: COCO GT dict (the `split_to_coco` export, a Fashionpedia or any COCO instances file) or
+    its JSON path; `results`: list of result rows (image_id, category_id, score, and the task's
+    field: bbox xywh, segmentation RLE or keypoints 882; other fields are ignored) or a JSON path
+    (e.g. an official per-task result file).
     Returns the stat keys of `stat_keys(task)` as floats (-1 when undefined, as pycocotools),
-    plus ``per_category[name][key]`` and ``subsets[attribute][value name]["AP"|"AP50"|"AP75"]``
-    when asked.
+    plus ``per_category[name][key]`` (named by the GT's ``categories``: `category_names`) and
+    ``subsets[attribute][value name]["AP"|"AP50"|"AP75"]`` when asked.
     """
     ev, coco_gt = _evaluated(gt, results, task, subsets)
     params = ev._paramsEval
     out: dict[str, Any] = _summary(ev.eval, params, task)
     if per_category:
+        names = category_names(coco_gt.dataset["categories"])
         out["per_category"] = {
-            CATEGORY_NAMES.get(cid, str(cid)): _summary(ev.eval, params, task, k)
+            names.get(cid, str(cid)): _summary(ev.eval, params, task, k)
             for k, cid in enumerate(params.catIds)
         }
     if subsets:

@@ -45,7 +45,10 @@ class CocoJsonEvaluator:
     ``evaluate()`` returns ``{"num_detections": n, "bbox": stats, "segm": stats}`` (stats: AP,
     AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl) plus, when the split has
     attributes, ``"attributes": {"iou+f1": stats, "AP_grid": float, "iou": stats,
-    "attribute_categories": [...], "iou_type": "segm" | "bbox"}``.
+    "attribute_categories": [...], "iou_type": "segm" | "bbox"}``.  With `per_category` (the
+    default, as `COCOEvaluator`'s: the rows are slices of the same accumulation, nearly free)
+    ``bbox``, ``segm`` and ``attributes`` also hold ``per_category[name]``, named by the file's
+    own category table.
     """
 
     wants_box_embeddings = False
@@ -55,6 +58,7 @@ class CocoJsonEvaluator:
         split: CocoSplit,
         tasks: Sequence[str] = TASKS,
         attribute_threshold: float = 0.5,
+        per_category: bool = True,
     ) -> None:
         unknown = set(tasks) - set(TASKS)
         if unknown or not tasks:
@@ -62,6 +66,7 @@ class CocoJsonEvaluator:
         self.split = split
         self.tasks = tuple(tasks)
         self.attribute_threshold = float(attribute_threshold)
+        self.per_category = per_category
         self.rows: list[dict[str, Any]] = []
 
     def reset(self) -> None:
@@ -150,9 +155,16 @@ class CocoJsonEvaluator:
             gt = fashionpedia_coco(ground_truth.images, ground_truth.labels)
         out: dict[str, Any] = {"num_detections": len(self.rows)}
         for task in self.tasks:
-            out[task] = evaluate_coco(gt, self.rows, task)  # type: ignore[arg-type]
+            out[task] = evaluate_coco(
+                gt,
+                self.rows,
+                task,  # type: ignore[arg-type]
+                per_category=self.per_category,
+            )
         if self.split.num_attributes:
             iou_type = "segm" if "segm" in self.tasks else "bbox"
-            scored = evaluate_fashionpedia(ground_truth, self.rows, iou_type)
+            scored = evaluate_fashionpedia(
+                ground_truth, self.rows, iou_type, per_category=self.per_category
+            )
             out["attributes"] = {**scored, "iou_type": iou_type}
         return out

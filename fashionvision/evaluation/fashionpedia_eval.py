@@ -57,7 +57,7 @@ from fashionvision.data.fashionpedia import (
     parse_fashionpedia,
 )
 from fashionvision.errors import AnnotationError, Problem
-from fashionvision.evaluation.coco_eval import _summary
+from fashionvision.evaluation.coco_eval import _summary, category_names
 from fashionvision.io_utils import load_json
 
 IouType = Literal["segm", "bbox"]
@@ -253,8 +253,9 @@ def evaluate_fashionpedia(
         attribute_categories = {
             s.category_id for image in data.images for s in image.segments if s.attribute_ids
         }
+    coco_gt = fashionpedia_coco(data.images, data.labels)
     ev = _AttributeGatedEval(
-        *_coco_objects(fashionpedia_coco(data.images, data.labels), rows),
+        *_coco_objects(coco_gt, rows),
         iou_type,
         list(data.labels.attributes),
         attribute_categories,
@@ -271,8 +272,10 @@ def evaluate_fashionpedia(
         "attribute_categories": sorted(attribute_categories),
     }
     if per_category:
+        # the rows of `evaluate_coco` on the same file have the same names
+        names = category_names(coco_gt["categories"])
         out["per_category"] = {
-            data.labels.category_name(cat): {
+            names[cat]: {
                 "iou+f1": _summary(joint, params, iou_type, k),
                 "iou": _summary(iou_only, params, iou_type, k),
             }

@@ -178,22 +178,35 @@ def load_published(spec: str) -> dict[str, dict[str, float]]:
     return out
 
 
+def _ap_columns(metrics: Mapping[str, Any]) -> list[tuple[str, dict[str, float]]]:
+    """(title, {category name or 'overall': AP}) of each kind of AP in `metrics` that has
+    per-category rows: box, mask and, for data with attributes, Fashionpedia's AP over IoU and
+    attribute F1 (whose rows sit in ``attributes.per_category[name]["iou+f1"]``)."""
+    columns = []
+    for key, title in (("bbox", "box AP"), ("segm", "mask AP")):
+        stats = metrics.get(key)
+        if isinstance(stats, Mapping) and "per_category" in stats:
+            rows = {name: row["AP"] for name, row in stats["per_category"].items()}
+            columns.append((title, {**rows, "overall": stats["AP"]}))
+    attributes = metrics.get("attributes")
+    if isinstance(attributes, Mapping) and "per_category" in attributes:
+        rows = {name: row["iou+f1"]["AP"] for name, row in attributes["per_category"].items()}
+        columns.append(("AP IoU+F1", {**rows, "overall": attributes["iou+f1"]["AP"]}))
+    return columns
+
+
 def format_per_category_comparison(
     metrics: Mapping[str, Any], published: Mapping[str, Mapping[str, float]]
 ) -> str:
-    """Rows: each category, then ``overall``; columns: our box AP, our mask AP (when scored),
-    then each published method's box AP ('' where it gives none)."""
-    box = metrics["bbox"]
-    mask = metrics.get("segm")
-    names = list(box["per_category"])
-    header = ["category", "box AP", *(["mask AP"] if mask else []), *published]
+    """Rows: each category, then ``overall``; columns: our box AP, our mask AP and our AP over
+    IoU and attribute F1 (each where scored per category), then each published method's box AP
+    ('' where it gives none).  With no `published` method it is our per-category table."""
+    columns = _ap_columns(metrics)
+    names = list(metrics["bbox"]["per_category"])
+    header = ["category", *(title for title, _ in columns), *published]
     rows = []
     for name in [*names, "overall"]:
-        ours_box = box["AP"] if name == "overall" else box["per_category"][name]["AP"]
-        row = [name, _fmt(float(ours_box))]
-        if mask:
-            m = mask["AP"] if name == "overall" else mask.get("per_category", {}).get(name, {})
-            row.append(_fmt(float(m if name == "overall" else m.get("AP", -1))))
+        row = [name, *(_fmt(float(values.get(name, -1))) for _, values in columns)]
         for rows_of_method in published.values():
             value = rows_of_method.get(name)
             row.append("" if value is None else f"{value:.3f}")
@@ -201,9 +214,10 @@ def format_per_category_comparison(
     return _grid(header, rows)
 
 
-def format_parsing_report(metrics: Mapping[str, Any]) -> str:
+def format_parsing_report(metrics: Mapping[str, Any], per_category: bool = False) -> str:
     """Box and mask AP of a COCO-format evaluation, and the Fashionpedia AP over IoU and
-    attribute F1 (`fashionvision.evaluation.coco_json_evaluator`)."""
+    attribute F1 (`fashionvision.evaluation.coco_json_evaluator`); with `per_category` (and
+    rows in `metrics`) the AP of each category side by side (`format_per_category_comparison`)."""
     parts = []
     for key, title in (("bbox", "Boxes"), ("segm", "Masks")):
         if key in metrics:
@@ -219,4 +233,6 @@ def format_parsing_report(metrics: Mapping[str, Any]) -> str:
             rows.append(["AP_grid (10 x 10)", _fmt(float(attributes["AP_grid"])), "", ""])
         if rows:
             parts.append(_grid(["Fashionpedia AP", "AP", "AP50", "AP75"], rows))
+    if per_category and "per_category" in metrics.get("bbox", {}):
+        parts.append("AP by category\n" + format_per_category_comparison(metrics, {}))
     return "\n\n".join(parts)

@@ -12,10 +12,15 @@ from conftest import SMALL_MODEL, untrained_checkpoint
 
 import fashionvision.cli as cli
 from fashionvision.data.synthetic import generate_dataset
+from fashionvision.data.synthetic_parsing import annotation_file, generate_fashionpedia
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 SMALL = [*SMALL_MODEL, "model.box_score_thresh=0.0", "model.box_detections_per_img=10"]
+# a detector trained on Fashionpedia-format data: the synthetic table's 12 categories and 22
+# attributes, no landmark or matching stream
+PARSING = [*SMALL, "data.format=fashionpedia", "model.landmarks=false", "model.matching=false",
+           "model.num_classes=13", "model.num_attributes=22"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -129,3 +134,48 @@ def test_per_category_comparison_puts_ours_beside_published_rows(setup, tmp_path
     assert cli.main(argv) != 0
     err = capsys.readouterr().err
     assert "bad.yaml: Paper X.overall: expected an AP in [0, 1]" in err and "Traceback" not in err
+
+
+@pytest.fixture(scope="module")
+def parsing_setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("evaluate_parsing")
+    generate_fashionpedia(root / "data", 0, 4, seed=5, size=64)
+    ckpt, _ = untrained_checkpoint(root / "parsing.pt", PARSING, seed=1)
+    return ckpt, root / "data"
+
+
+def _ap(value: float) -> str:
+    return "-" if value < 0 else f"{value:.3f}"
+
+
+def test_per_category_of_a_coco_format_checkpoint_names_the_files_categories(
+    parsing_setup, tmp_path, capsys
+) -> None:
+    ckpt, data = parsing_setup
+    out = tmp_path / "m.json"
+    argv = ["evaluate", "--weights", str(ckpt), "--split", str(data), "--partition", "val",
+            "--device", "cpu", "--json", str(out)]  # fmt: skip
+    assert cli.main(argv) == 0
+    assert "AP by category" not in capsys.readouterr().out  # only when asked
+    assert cli.main([*argv, "--per-category"]) == 0
+    printed = capsys.readouterr().out
+    table = printed.split("AP by category\n")[1].split("\nwrote")[0]
+    rows = [re.split(r"\s{2,}", line.strip()) for line in table.strip().splitlines()]
+    assert rows[0] == ["category", "box AP", "mask AP", "AP IoU+F1"]
+    metrics = json.loads(out.read_text())
+    assert metrics["num_detections"] > 0
+    categories = json.loads((data / annotation_file("val")).read_text())["categories"]
+    names = [c["name"] for c in sorted(categories, key=lambda c: c["id"])]
+    assert "shirt, blouse" in names  # the file's table, not DeepFashion2's
+    lines = {row[0]: row[1:] for row in rows[1:]}
+    assert list(lines) == [*names, "overall"]
+    for name in names:
+        expected = (
+            metrics["bbox"]["per_category"][name]["AP"],
+            metrics["segm"]["per_category"][name]["AP"],
+            metrics["attributes"]["per_category"][name]["iou+f1"]["AP"],
+        )
+        assert lines[name] == [_ap(v) for v in expected], name
+    overall = (metrics["bbox"]["AP"], metrics["segm"]["AP"], metrics["attributes"]["iou+f1"]["AP"])
+    assert lines["overall"] == [_ap(v) for v in overall]
+    assert any(v != "-" for name in names for v in lines[name])  # some category is scored

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -138,3 +139,119 @@ def test_deepfashion_folder_without_benchmarks_is_an_error(
     assert cli.main(["validate", "--format", "deepfashion", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"error: {tmp_path}: no DeepFashion benchmark folder in it")
+
+
+@pytest.fixture
+def imaterialist(tmp_path: Path) -> Path:
+    """A generated iMaterialist-Fashion 2019 root: train.csv, label_descriptions.json, train/."""
+    from fashionvision.data.synthetic_parsing import generate_imaterialist
+
+    generate_imaterialist(tmp_path / "imat", 3, seed=4, size=64)
+    return tmp_path / "imat"
+
+
+def _edit_csv(path: Path, cells: dict[tuple[int, str], str]) -> None:
+    """Set the cells {(CSV line, column): value} (the header is line 1)."""
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    for (line, column), value in cells.items():
+        rows[line - 1][rows[0].index(column)] = value
+    with open(path, "w", newline="") as f:
+        csv.writer(f).writerows(rows)
+
+
+def test_imaterialist_csv_validates(imaterialist: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    csv_file, labels = imaterialist / "train.csv", imaterialist / "label_descriptions.json"
+    rows = len(csv_file.read_text().splitlines()) - 1
+    argv = ["validate", "--format", "imaterialist", str(csv_file), "--labels", str(labels),
+            "--images", str(imaterialist / "train")]  # fmt: skip
+    assert cli.main(argv) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"{csv_file}: {rows} rows checked, 0 problems (0 images, 0 rows dropped)"
+    ]
+
+
+def test_imaterialist_problems_name_line_and_column(
+    imaterialist: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    csv_file, labels = imaterialist / "train.csv", imaterialist / "label_descriptions.json"
+    _edit_csv(csv_file, {(2, "ClassId"): "12", (3, "EncodedPixels"): "1 2 3", (3, "Height"): "x"})
+    image_ids = [line.split(",")[0] for line in csv_file.read_text().splitlines()[1:]]
+    dropped = {image_ids[0], image_ids[1]}  # the images of lines 2 and 3, with all their rows
+    rows_dropped = sum(1 for i in image_ids if i in dropped)
+    argv = ["validate", "--format", "imaterialist", str(csv_file), "--labels", str(labels)]
+    assert cli.main(argv) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"{csv_file}: line 2, ClassId: unknown category 12 (not in {labels})",
+        f"{csv_file}: line 3, Height: 'x' is not a positive integer",  # a row's first problem
+        f"{csv_file}: {len(image_ids)} rows checked, 2 problems "
+        f"({len(dropped)} images, {rows_dropped} rows dropped)",
+    ]
+
+
+def test_imaterialist_unusable_table_is_listed_without_traceback(
+    imaterialist: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = json.loads((imaterialist / "label_descriptions.json").read_text())
+    table["categories"][1]["id"] = 0
+    bad_table = tmp_path / "labels.json"
+    bad_table.write_text(json.dumps(table))
+    csv_file = imaterialist / "train.csv"
+    argv = ["validate", "--format", "imaterialist", str(csv_file), "--labels", str(bad_table)]
+    assert cli.main(argv) == 1
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == [
+        f"{bad_table}: categories[1].id: id 0 repeated",
+        f"{csv_file}: unusable, 1 problems; nothing else checked",
+    ]
+    assert "Traceback" not in captured.err
+
+
+@pytest.fixture
+def fashionpedia(tmp_path: Path) -> Path:
+    """A generated Fashionpedia-format training file (3 images)."""
+    from fashionvision.data.synthetic_parsing import annotation_file, generate_fashionpedia
+
+    generate_fashionpedia(tmp_path / "fp", 3, 0, seed=4, size=64)
+    return tmp_path / "fp" / annotation_file("train")
+
+
+def test_fashionpedia_file_validates_and_problems_name_the_field(
+    fashionpedia: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = json.loads(fashionpedia.read_text())
+    images, annotations = len(data["images"]), len(data["annotations"])
+    argv = ["validate", "--format", "fashionpedia", str(fashionpedia)]
+    assert cli.main(argv) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"{fashionpedia}: {images} images, {annotations} annotations checked, 0 problems "
+        "(0 images dropped)"
+    ]
+    data["annotations"][0]["attribute_ids"] = [999]
+    data["annotations"][-1]["category_id"] = 77
+    fashionpedia.write_text(json.dumps(data))
+    assert cli.main([*argv, "--max-errors", "1"]) == 1
+    dropped = len({data["annotations"][k]["image_id"] for k in (0, -1)})
+    assert capsys.readouterr().out.splitlines() == [
+        f"{fashionpedia}: annotations[0].attribute_ids: unknown attribute 999 (not in the file's "
+        "attributes)",
+        "... 1 more problems not shown (--max-errors 1)",
+        f"{fashionpedia}: {images} images, {annotations} annotations checked, 2 problems "
+        f"({dropped} images dropped)",
+    ]
+    data["categories"].append(dict(data["categories"][0]))  # a repeated id: no table to check by
+    fashionpedia.write_text(json.dumps(data))
+    assert cli.main(argv) == 1
+    k = len(data["categories"]) - 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"{fashionpedia}: categories[{k}].id: id 0 repeated",
+        f"{fashionpedia}: unusable, 1 problems; nothing else checked",
+    ]
+
+
+def test_imaterialist_options_with_another_format_are_an_error(
+    fashionpedia: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["validate", "--format", "fashionpedia", str(fashionpedia), "--labels", "x.json"]
+    assert cli.main(argv) == 1
+    assert capsys.readouterr().err == "error: --labels: only for --format imaterialist\n"

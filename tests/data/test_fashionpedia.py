@@ -26,6 +26,7 @@ import pytest
 from pycocotools import mask as mask_utils
 
 from fashionvision.data.fashionpedia import (
+    check_fashionpedia,
     fashionpedia_coco,
     load_fashionpedia,
     mask_geometry,
@@ -138,6 +139,22 @@ def test_lenient_skips_the_image_of_a_bad_annotation(recwarn) -> None:
     kept = parse_fashionpedia(data, "gen.json", strict=False)
     assert [i.image_id for i in kept.images] == [8]
     assert "skipped 1 images with a bad annotation (1 problems)" in str(recwarn[0].message)
+
+
+def test_check_collects_every_problem_that_strict_reading_caps() -> None:
+    data = _generated()
+    data["images"].append({"id": 8, "file_name": "y.jpg", "height": 20, "width": 30})
+    good = {**data["annotations"][0], "image_id": 8}
+    bad = [{**good, "id": 100 + k, "category_id": 99} for k in range(60)]  # all on image 8
+    data["annotations"] += [{**good, "id": 99}, *bad]
+    report = check_fashionpedia(data, "gen.json")
+    assert len(report.problems) == 60 and report.problems[-1].field == "annotations[63].category_id"
+    assert (report.num_images, report.num_annotations, report.images_skipped) == (2, 64, 1)
+    assert [i.image_id for i in report.data.images] == [7]  # the lenient reading's data
+    with pytest.raises(AnnotationError) as info:
+        parse_fashionpedia(data, "gen.json")
+    assert len(info.value.problems) == 51  # 50 and one that counts the other 10
+    assert info.value.problems[-1].message == "... and 10 more problems"
 
 
 def test_table_problems_are_listed() -> None:

@@ -9,8 +9,8 @@ from fashionvision.config import load_config
 from fashionvision.data.synthetic import generate_dataset
 from fashionvision.engine.build import epoch_batches
 from fashionvision.engine.checkpoint import load_checkpoint
-from fashionvision.engine.trainer import Trainer
-from fashionvision.errors import FashionVisionError
+from fashionvision.engine.trainer import Trainer, check_balance_fits
+from fashionvision.errors import ConfigError, FashionVisionError
 
 # the tiny preset shrunk further so one iteration takes well under a second on a CPU
 SMALL = [*SMALL_TRAINING, "solver.warmup_iters=2", "data.workers=0"]
@@ -192,6 +192,24 @@ def test_class_balancing_augment_adds_marked_copies_and_prints_the_counts(
     assert image.shape[0] == 3 and target["boxes"].shape[1] == 4
     out = capsys.readouterr().out
     assert "data.balance=augment" in out and "before" in out and "after" in out
+
+
+@pytest.mark.parametrize(
+    ("preset", "data_format"),
+    [("fashionnet_tiny", "deepfashion"), ("match_rcnn_tiny", "coco"),
+     ("match_rcnn_tiny", "imaterialist")],
+)  # fmt: skip
+def test_balancing_is_refused_for_data_other_than_deepfashion2(preset, data_format, tmp_path):
+    # refused before any data is read (there is none here), not silently ignored
+    for balance in ("augment", "repeat_factor"):
+        cfg = load_config(preset, [f"data.format={data_format}", f"data.balance={balance}"])
+        message = (
+            f"data.balance: '{balance}' is for arch=match_rcnn with data.format=deepfashion2, "
+            f"not .* data.format={data_format}"
+        )
+        with pytest.raises(ConfigError, match=message):
+            Trainer(cfg, tmp_path)
+    check_balance_fits(load_config("match_rcnn_tiny", ["data.balance=augment"]))  # DeepFashion2
 
 
 def test_repeat_factor_sampling_repeats_images_and_every_rank_gets_as_many_batches(

@@ -10,7 +10,7 @@ from conftest import load_benchmark
 
 from fashionvision.categories import CATEGORIES, NUM_LANDMARKS
 from fashionvision.errors import FashionVisionError
-from fashionvision.evaluation.coco_eval import evaluate_coco, stat_keys
+from fashionvision.evaluation.coco_eval import category_names, evaluate_coco, stat_keys
 
 TOL = 1e-9
 
@@ -53,6 +53,61 @@ def test_per_category_matches_pycocotools_cat_ids(data: tuple[dict, list[dict]],
     for cat in CATEGORIES[::3]:  # every third category keeps the test fast
         ref = bench.pycocotools_reference(gt, results, task, cat_ids=[cat.id])
         _assert_same(ours[cat.name], ref, stat_keys(task))
+
+
+# A Fashionpedia-like table: 0-based ids with gaps, names that are not DeepFashion2's.
+OTHER_NAMES = ("shirt, blouse", "top, t-shirt, sweatshirt", "sweater", "cardigan", "jacket",
+               "pants", "jumpsuit", "cape", "glasses", "hat", "sleeve", "neckline",
+               "pocket")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def other_data() -> tuple[dict, list[dict]]:
+    """The generated case as a plain COCO instances file of another data set: category k gets id
+    3 (k - 1) and the k-th of `OTHER_NAMES`, no keypoints anywhere."""
+    gt, results = bench.synthetic_coco(80, seed=11, score_decimals=2)
+    new_id = {c.id: 3 * (c.id - 1) for c in CATEGORIES}
+    gt["categories"] = [
+        {"id": new_id[c.id], "name": name, "supercategory": "apparel"}
+        for c, name in zip(CATEGORIES, OTHER_NAMES, strict=True)
+    ]
+    drop = {"keypoints", "num_keypoints"}
+    gt["annotations"] = [
+        {**{k: v for k, v in a.items() if k not in drop}, "category_id": new_id[a["category_id"]]}
+        for a in gt["annotations"]
+    ]
+    results = [
+        {**{k: v for k, v in r.items() if k not in drop}, "category_id": new_id[r["category_id"]]}
+        for r in results
+    ]
+    return gt, results
+
+
+@pytest.mark.parametrize("task", ["bbox", "segm"])
+def test_per_category_rows_of_another_data_set_are_named_by_its_table(
+    other_data: tuple[dict, list[dict]], task: str
+) -> None:
+    gt, results = other_data
+    ours = evaluate_coco(gt, results, task, per_category=True)["per_category"]
+    assert list(ours) == list(OTHER_NAMES)
+    for entry in gt["categories"][::2]:  # every other category keeps the test fast
+        ref = bench.pycocotools_reference(gt, results, task, cat_ids=[entry["id"]])
+        _assert_same(ours[entry["name"]], ref, stat_keys(task))
+    scored = [row["AP"] for row in ours.values()]
+    assert min(scored) >= 0 and 0.05 < sum(scored) / len(scored) < 0.95  # not degenerate
+
+
+def test_category_names_rule() -> None:
+    official = {"id": 11, "name": "long_sleeved_dress", "keypoints": [str(i) for i in range(294)]}
+    assert category_names([official]) == {11: "long sleeve dress"}  # DeepFashion2: our table
+    # the same name without DeepFashion2's keypoint layout is another data set's, kept as is
+    assert category_names([{"id": 11, "name": "long_sleeved_dress"}]) == {11: "long_sleeved_dress"}
+    # a repeated name keeps both rows apart; a missing name falls back to the id
+    assert category_names([{"id": 4, "name": "top"}, {"id": 9, "name": "top"}, {"id": 2}]) == {
+        4: "top (id 4)",
+        9: "top (id 9)",
+        2: "2",
+    }
 
 
 @pytest.mark.parametrize("task", ["bbox", "segm", "landmarks"])

@@ -170,6 +170,37 @@ def test_numbers_are_pycocotools_on_the_annotation_file(root: Path, split: CocoS
     assert 0.0 < result["bbox"]["AP"] < 1.0 and 0.0 < result["segm"]["AP"] < 1.0
 
 
+def test_per_category_rows_are_the_files_categories(root: Path, split: CocoSplit) -> None:
+    outputs = perfect_outputs(split)
+    for k, output in enumerate(outputs):  # imperfect: boxes off by a few pixels, masks by a row
+        output["boxes"] = output["boxes"] + torch.tensor([3.0, 0.0, 1.0, 4.0]) * (k % 3)
+        output["masks"] = output["masks"].roll(k % 2, dims=-2)
+        output["scores"] = torch.linspace(0.9, 0.3, len(output["scores"]))
+    evaluator = _evaluated(split, outputs)
+    result = evaluator.evaluate()
+    # named by the file's table (ids 100 + 3k, listed in reverse), not by DeepFashion2's; in id
+    # order, as COCOeval sorts its catIds
+    pairs = zip(split.category_ids, split.category_names, strict=True)
+    by_id = [name for _, name in sorted(pairs)]
+    assert split.category_ids[0] > split.category_ids[-1] and "shirt, blouse" in by_id
+    for task in ("bbox", "segm"):
+        assert list(result[task]["per_category"]) == by_id
+    assert list(result["attributes"]["per_category"]) == by_id
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO(str(root / annotation_file("train")))
+        dt = gt.loadRes(evaluator.results())
+        for task in ("bbox", "segm"):
+            for cat_id, name in zip(split.category_ids, split.category_names, strict=True):
+                ev = COCOeval(gt, dt, task)
+                ev.params.catIds = [cat_id]
+                ev.evaluate()
+                ev.accumulate()
+                ev.summarize()
+                ours = [result[task]["per_category"][name][k] for k in stat_keys(task)]
+                assert ours == pytest.approx(list(ev.stats), abs=1e-9), (task, name)
+    assert not CocoJsonEvaluator(split, per_category=False).evaluate()["bbox"].get("per_category")
+
+
 def test_no_detection_scores_0(split: CocoSplit) -> None:
     empty = {
         "boxes": torch.zeros(0, 4),
