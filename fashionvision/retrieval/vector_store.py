@@ -17,6 +17,11 @@ back to give the logits themselves.
   `nbits` bits, `nprobe` lists searched) proposes ``rerank * k`` candidates, re-scored exactly
   from the stored vectors.  It is trained once, on the first ``train_size`` vectors (by default
   39 x max(nlist, 2^nbits), FAISS's minimum); until the store holds that many, search is exact.
+* ``kind="ivfflat"``: an inverted file over the same reduced vectors as ``ivfpq``, held
+  uncompressed (`nlist` lists, `nprobe` searched; trained on the first ``train_size`` vectors,
+  by default 39 x nlist, and exact until then): each probed list is scanned exactly, so recall
+  depends on `nprobe` alone; ``rerank * k`` candidates are re-scored exactly from the stored
+  vectors, as for the other kinds.  It holds a second float copy of every vector.
 * ``kind="hnsw"``: an HNSW graph (`M` links, `ef_search`, `ef_construction`) over the
   maximum-inner-product -> nearest-neighbour reduction (`FaissStore`), whose ``rerank * k``
   candidates are re-scored exactly.  FAISS cannot delete from a graph: `remove` rebuilds it.
@@ -180,11 +185,13 @@ def _faiss() -> Any:
     return faiss
 
 
-FAISS_KINDS: tuple[str, ...] = ("flat", "ivfpq", "hnsw")
+FAISS_KINDS: tuple[str, ...] = ("flat", "ivfpq", "ivfflat", "hnsw")
+IVF_KINDS: tuple[str, ...] = ("ivfpq", "ivfflat")  # trained on the first train_size vectors
 DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {
     "flat": {},
     # m = 32 codes of 8 bits: 8 dimensions per code for 256-d embeddings
     "ivfpq": {"nlist": 256, "m": 32, "nbits": 8, "nprobe": 16, "rerank": 8, "train_size": None},
+    "ivfflat": {"nlist": 256, "nprobe": 16, "rerank": 2, "train_size": None},
     "hnsw": {"M": 32, "ef_search": 128, "ef_construction": 128, "rerank": 2},
 }
 # The HNSW norm bound is set this much above the largest norm seen, so that later additions
@@ -195,11 +202,11 @@ NORM_HEADROOM = 1.5
 class FaissStore:
     """The FAISS vector store (see the module docstring).
 
-    `dim`: vector size (D + 1 for D-dimensional embeddings); `kind`: ``flat``, ``ivfpq`` or
-    ``hnsw``; `options`: that kind's settings (`DEFAULT_OPTIONS` lists them and their defaults;
-    ``rerank``: candidates re-scored exactly per result).  Not thread-safe for writes:
-    concurrent searches are fine, an add or remove must not overlap them (the gallery index
-    serialises them).
+    `dim`: vector size (D + 1 for D-dimensional embeddings); `kind`: ``flat``, ``ivfpq``,
+    ``ivfflat`` or ``hnsw``; `options`: that kind's settings (`DEFAULT_OPTIONS` lists them and
+    their defaults; ``rerank``: candidates re-scored exactly per result).  Not thread-safe for
+    writes: concurrent searches are fine, an add or remove must not overlap them (the gallery
+    index serialises them).
 
     Graphs and inverted lists work poorly under a raw inner product (a few long vectors are
     every point's best neighbour: measured recall@20 0.53 on augmented similarity vectors for an
@@ -207,7 +214,7 @@ class FaissStore:
     inner product to nearest neighbour: item x as ``[x, sqrt(R^2 - |x|^2)]`` and query q as
     ``[q, 0]``, with R (1.5 x the largest norm when built) above every item's norm, whose L2
     order is the inner-product order.  An HNSW graph is rebuilt when a longer item comes; an
-    IVF-PQ item beyond R gets the extra coordinate 0 (its exact re-scoring is unaffected).
+    IVF item beyond R gets the extra coordinate 0 (its exact re-scoring is unaffected).
     """
 
     backend: ClassVar[str] = "faiss"
@@ -258,9 +265,9 @@ class FaissStore:
         largest = float(np.linalg.norm(vectors, axis=1).max())
         if self.kind == "hnsw" and (self._ann is None or largest > self._norm_bound):
             self._build_ann()  # a graph is cheap to rebuild with a larger bound
-        elif self._ann is not None:  # IVF-PQ: an item beyond the bound is clipped to it
+        elif self._ann is not None:  # IVF: an item beyond the bound is clipped to it
             self._ann.add_with_ids(self._ann_vectors(vectors), ids)
-        elif self.kind == "ivfpq" and len(self) >= self._train_size():
+        elif self.kind in IVF_KINDS and len(self) >= self._train_size():
             self._build_ann()
 
     def remove(self, ids: np.ndarray) -> int:
@@ -272,9 +279,12 @@ class FaissStore:
         self._exact.remove_ids(selector)
         self._ids, self._categories = self._ids[~gone], self._categories[~gone]
         self._selectors.clear()
-        if self.kind == "hnsw":  # FAISS cannot delete from a graph: rebuild it
+        if self.kind == "hnsw" or isinstance(self._ann, _faiss().IndexIDMap2):
+            # FAISS cannot delete from a graph; and an inverted file saved inside an id map (as
+            # before this version) cannot delete through it: the map's `remove_ids` renumbers
+            # the rows as if the lists had been compacted, which they are not.  Rebuild both.
             self._build_ann()
-        elif self._ann is not None:
+        elif self._ann is not None:  # an inverted file holds the ids itself
             self._ann.remove_ids(selector)
         return int(gone.sum())
 
@@ -362,7 +372,7 @@ class FaissStore:
     def _ann_dim(self) -> int:
         """Vector size in the approximate index: the reduction's extra coordinate, and for
         IVF-PQ zeros up to a multiple of m (they change no distance)."""
-        if self.kind == "hnsw":
+        if self.kind != "ivfpq":
             return self.dim + 1
         m = int(self.options["m"])
         return -(-(self.dim + 1) // m) * m
@@ -381,10 +391,11 @@ class FaissStore:
         given = self.options["train_size"]
         if given is not None:
             return int(given)
-        return 39 * max(int(self.options["nlist"]), 2 ** int(self.options["nbits"]))
+        codes = 2 ** int(self.options["nbits"]) if self.kind == "ivfpq" else 0  # PQ centroids
+        return 39 * max(int(self.options["nlist"]), codes)
 
     def _build_ann(self) -> None:
-        """A new approximate index over every stored vector.  IVF-PQ trains on the first
+        """A new approximate index over every stored vector.  IVF trains on the first
         `train_size` vectors (insertion order: a store rebuilt from the same items trains on
         the same ones)."""
         faiss = _faiss()
@@ -399,16 +410,21 @@ class FaissStore:
             ann = faiss.IndexIDMap2(graph)
         else:
             quantizer = faiss.IndexFlatL2(self._ann_dim())
-            ivf = faiss.IndexIVFPQ(
-                quantizer,
-                self._ann_dim(),
-                int(opts["nlist"]),
-                int(opts["m"]),
-                int(opts["nbits"]),
-                faiss.METRIC_L2,
-            )
+            if self.kind == "ivfflat":
+                ivf = faiss.IndexIVFFlat(
+                    quantizer, self._ann_dim(), int(opts["nlist"]), faiss.METRIC_L2
+                )
+            else:
+                ivf = faiss.IndexIVFPQ(
+                    quantizer,
+                    self._ann_dim(),
+                    int(opts["nlist"]),
+                    int(opts["m"]),
+                    int(opts["nbits"]),
+                    faiss.METRIC_L2,
+                )
             ivf.nprobe = int(opts["nprobe"])
-            ann = faiss.IndexIDMap2(ivf)
+            ann = ivf  # it stores the ids in its lists: no id map (see `remove`)
         vectors = self._ann_vectors(stored)
         if not ann.is_trained:
             ann.train(vectors[: self._train_size()])

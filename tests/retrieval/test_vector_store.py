@@ -39,6 +39,8 @@ def _qdrant(dim: int) -> VectorStore:
 STORES = {
     "faiss-flat": lambda dim: FaissStore(dim),
     "faiss-hnsw": lambda dim: FaissStore(dim, "hnsw", M=16, ef_search=256),
+    # every list probed; trained from 39 x 4 = 156 items, so the 300-item cases use the lists
+    "faiss-ivfflat": lambda dim: FaissStore(dim, "ivfflat", nlist=4, nprobe=4),
     "qdrant": _qdrant,
 }
 
@@ -239,6 +241,7 @@ def clustered(n: int, dim: int, clusters: int, seed: int) -> np.ndarray:
     ("kind", "options", "bound"),
     [
         ("ivfpq", {"nlist": 16, "m": 9, "nbits": 6, "nprobe": 8, "rerank": 10}, 0.9),
+        ("ivfflat", {"nlist": 16, "nprobe": 4}, 0.9),
         ("hnsw", {}, 0.95),  # the defaults
     ],
 )
@@ -252,6 +255,7 @@ def test_approximate_recall_against_exact(kind, options, bound):
     for store in (exact, approximate):
         store.add(ids, vectors, categories)
     assert approximate._ann is not None  # trained (IVF-PQ: 3000 >= 39 * 64 vectors)
+    assert approximate._ann.ntotal == 3000
     truth = exact.search(queries, k)[1]
     found = approximate.search(queries, k)[1]
     recall = np.mean([len(set(f) & set(t)) / k for f, t in zip(found, truth, strict=True)])
@@ -261,14 +265,63 @@ def test_approximate_recall_against_exact(kind, options, bound):
     assert_same_results(approximate.search(queries, k, 1), exact.search(queries, k, 1))
 
 
-def test_ivfpq_below_its_training_size_searches_exactly():
-    ids, vectors, categories = random_items()
-    store = FaissStore(9, "ivfpq", nlist=8, m=3, nbits=8)
+@pytest.mark.parametrize(
+    ("kind", "options"), [("ivfpq", {"nlist": 8, "m": 3, "nbits": 8}), ("ivfflat", {"nlist": 8})]
+)
+def test_ivf_below_its_training_size_searches_exactly(kind, options):
+    ids, vectors, categories = random_items()  # 300 < 39 * 256 (PQ) and < 39 * 8 (flat lists)
+    store = FaissStore(9, kind, **options)
     store.add(ids, vectors, categories)
     assert store._ann is None
     assert_same_results(
         store.search(vectors[:4], 5), brute_force_results(vectors[:4], ids, vectors)
     )
+
+
+def test_ivfflat_lists_survive_remove_save_and_load(tmp_path):
+    """The trained lists are saved and loaded with the store, and removals reach them."""
+    vectors = clustered(2000, 17, 20, seed=6)
+    queries = clustered(50, 17, 20, seed=7)
+    ids = np.arange(2000, dtype=np.int64) * 3
+    categories = np.arange(2000) % 4
+    store = FaissStore(17, "ivfflat", nlist=16, nprobe=8)
+    store.add(ids, vectors, categories)
+    assert store._ann is not None and store._ann.ntotal == 2000
+    assert store.remove(ids[::5]) == 400 and store._ann.ntotal == 1600
+    store.save(tmp_path / "store")
+    loaded = load_store("faiss", tmp_path / "store")
+    assert loaded.config() == store.config() and loaded._ann.ntotal == 1600
+    for category in (None, 2):
+        assert_same_results(
+            loaded.search(queries, 10, category), store.search(queries, 10, category)
+        )
+    assert not np.isin(loaded.search(queries, 10)[1], ids[::5]).any()
+
+
+@pytest.mark.parametrize("kind", ["ivfpq", "ivfflat"])
+def test_ivf_saved_inside_an_id_map_still_removes_correctly(kind, tmp_path):
+    """Stores saved before the inverted files held their ids kept them in an ``IndexIDMap2``,
+    whose `remove_ids` misnumbers an inverted file: removing from such a loaded store rebuilds
+    the lists, and search then agrees with an exact store."""
+    import faiss
+
+    vectors = clustered(2000, 17, 20, seed=8)
+    ids = np.arange(2000, dtype=np.int64) * 3 + 1
+    options = {"nlist": 8, "nprobe": 8} | ({"m": 6, "nbits": 4} if kind == "ivfpq" else {})
+    store = FaissStore(17, kind, rerank=50, **options)
+    store.add(ids, vectors, np.ones(2000))
+    lists = faiss.clone_index(store._ann)  # trained
+    lists.reset()
+    store._ann = faiss.IndexIDMap2(lists)  # the old layout: the lists number the rows 0, 1, ...
+    store._ann.add_with_ids(store._ann_vectors(store._all_vectors()), ids)
+    store.save(tmp_path / "old")
+    loaded = FaissStore.load(tmp_path / "old")
+    exact = FaissStore(17)
+    exact.add(ids, vectors, np.ones(2000))
+    for s in (loaded, exact):
+        s.remove(ids[::4])
+    assert not isinstance(loaded._ann, faiss.IndexIDMap2)
+    assert_same_results(loaded.search(vectors[1:30], 10), exact.search(vectors[1:30], 10))
 
 
 def brute_force_results(queries, ids, vectors):
