@@ -1,6 +1,6 @@
 """`fashionvision synth OUT --train N --val M [--test K] --seed S [--size PX] [--mix real|easy|FILE]
-[--categories uniform|deepfashion2|FILE] [--format deepfashion2|deepfashion|imaterialist|
-fashionpedia]`: write a synthetic data set.
+[--categories uniform|deepfashion2|FILE] [--attribute-labels described|drawn] [--format
+deepfashion2|deepfashion|imaterialist|fashionpedia]`: write a synthetic data set.
 
 ``--format deepfashion2`` (default) writes ``OUT/train/`` and ``OUT/validation/`` in the
 DeepFashion2 format.  ``--mix`` sets the target shares of the attribute levels (scale,
@@ -17,7 +17,10 @@ appear); see `fashionvision.data.synthetic.CategoryMix`.
 ``OUT/inshop/``, ``OUT/consumer2shop/`` and ``OUT/fld/``, each in the official layout (``Anno/``,
 ``Eval/``, ``Img/``); ``--train/--val/--test`` are the rows of each benchmark's partition file
 (In-shop: train/query/gallery images; Consumer-to-shop: consumer-shop pairs); see
-`fashionvision.data.synthetic_deepfashion`.
+`fashionvision.data.synthetic_deepfashion`.  ``--attribute-labels`` sets how its attribute labels
+are made: ``described`` (default) as the real data set's, mined from a product description, so
+an image's positives are the 3-5 attributes its description mentions; ``drawn`` every attribute
+that the image draws (~10 per image; the labels of earlier versions).
 
 ``--format imaterialist`` writes an iMaterialist-Fashion 2019 data set, ``OUT/train.csv`` (RLE
 masks, ``ClassId`` = category and attribute ids), ``OUT/label_descriptions.json`` and
@@ -49,6 +52,8 @@ DEEPFASHION_TEST_IMAGES = 200  # --test default for --format deepfashion
 DEFAULT_VAL_IMAGES = 200  # --val default where the format has a validation split
 FORMATS = ("deepfashion2", "deepfashion", "imaterialist", "fashionpedia")
 IMATERIALIST_NAMES = ("train", "train.csv", "label_descriptions.json")
+# synthetic_deepfashion.ATTRIBUTE_LABELS (not imported here: the CLI loads generators lazily)
+ATTRIBUTE_LABELS = ("described", "drawn")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -105,6 +110,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(deepfashion2 only)",
     )
     p.add_argument(
+        "--attribute-labels",
+        choices=ATTRIBUTE_LABELS,
+        default=None,
+        help="deepfashion only: described (default; the attributes a product description "
+        "mentions, as in the real data set) or drawn (every drawn attribute, earlier versions)",
+    )
+    p.add_argument(
         "--workers",
         type=positive_int,
         default=None,
@@ -150,11 +162,17 @@ def _val(args: argparse.Namespace) -> int:
     return DEFAULT_VAL_IMAGES if args.val is None else args.val
 
 
+def _refuse_deepfashion_options(args: argparse.Namespace) -> None:
+    """--test and --attribute-labels belong to the DeepFashion (v1) generator."""
+    for flag, value in (("--test", args.test), ("--attribute-labels", args.attribute_labels)):
+        if value is not None:
+            raise FashionVisionError(f"{flag} applies to --format deepfashion only")
+
+
 def _refuse_other_formats_options(args: argparse.Namespace) -> None:
-    """--test, --mix, --categories and --workers belong to the DeepFashion (v1) and
-    DeepFashion2 generators."""
-    if args.test is not None:
-        raise FashionVisionError("--test applies to --format deepfashion only")
+    """--test, --attribute-labels, --mix, --categories and --workers belong to the DeepFashion
+    (v1) and DeepFashion2 generators."""
+    _refuse_deepfashion_options(args)
     options = (("--mix", args.mix), ("--categories", args.categories), ("--workers", args.workers))
     for flag, value in options:
         if value is not None:
@@ -164,8 +182,7 @@ def _refuse_other_formats_options(args: argparse.Namespace) -> None:
 def _run_deepfashion2(args: argparse.Namespace) -> str:
     from fashionvision.data.synthetic import generate_dataset, load_categories, load_mix
 
-    if args.test is not None:
-        raise FashionVisionError("--test applies to --format deepfashion only")
+    _refuse_deepfashion_options(args)
     try:
         mix = load_mix(args.mix)
     except (ValueError, OSError) as exc:
@@ -198,7 +215,10 @@ def _run_deepfashion(args: argparse.Namespace) -> str:
     test = DEEPFASHION_TEST_IMAGES if args.test is None else args.test
     prepare_output(Path(args.out), args.overwrite, BENCHMARKS)
     val = _val(args)
-    images = generate_deepfashion(args.out, args.train, val, test, args.seed, args.size)
+    labels = args.attribute_labels or "described"
+    images = generate_deepfashion(
+        args.out, args.train, val, test, args.seed, args.size, attribute_labels=labels
+    )
     listed = ", ".join(f"{name} {n}" for name, n in images.items())
     return f"DeepFashion benchmarks ({args.train}/{val}/{test} rows each; images: {listed})"
 

@@ -9,13 +9,23 @@ Consumer-to-shop benchmarks cropped around its box with a margin.
   types) are mapped onto the 13 garment shapes; categories sharing a shape differ in their
   proportions (the template's length scaled), so that a category is what is drawn.
   As in the real data, Cape, Nightdress, Shirtdress and Sundress get no images (46 used).
-- Attributes (`ATTRIBUTES`, 60 of the 5 types texture/fabric/shape/part/style) are functions of
+  Also as in the real data, where a category comes with its typical materials and details
+  (Jeans are denim, a Flannel checked, a Cardigan knitted and buttoned), each category has a
+  signature (`SIGNATURES`, one table): a fabric, a pattern and a set of details, each drawn
+  with probability `SIGNATURE_P` (0.75; else at random), chosen so that the categories of one
+  shape differ by more than their length.
+- Attributes (`ATTRIBUTES`, 58 of the 5 types texture/fabric/shape/part/style) are functions of
   what is drawn, never random labels: the pattern and its direction and scale, the colour family
   and tone of the base colour, the weave, the proportions, the template's sleeves and neckline,
-  the details; styles combine those.  1 = drawn, -1 = not drawn, 0 = unknown: not applicable to
-  the clothes type (sleeves of trousers), on the front in a view from the back, or (per image,
-  Category benchmark) around landmarks that the image cuts off.  In-shop's item attributes are
-  those of the front view.
+  the details; styles combine those.  0 = unknown: not applicable to the clothes type (sleeves
+  of trousers), on the front in a view from the back, or (per image, Category benchmark) around
+  landmarks that the image cuts off.  Else, with ``attribute_labels="described"`` (default), as
+  the real labels, which were mined from product titles and descriptions: 1 = mentioned by the
+  product's description (`mentions`: by salience the pattern, colour, fabric, sleeves or length,
+  one detail, one style; at most 5, all drawn), -1 = not mentioned, drawn or not; with
+  ``"drawn"``, 1 = drawn (~10 per image), -1 = not drawn.  The Category benchmark's product
+  titles (image folders) and In-shop's descriptions say the mentions.  In-shop's item attributes
+  are those of the front view.
 - Landmarks: the 8-slot layout (collar, sleeve, waistline, hem; left = the template's image
   left in a front view) taken from template landmarks; visibility 2 when outside the image (the
   point written as 0 0), 1 when under an occluder, else 0.
@@ -118,7 +128,8 @@ class SynthCategory:
 
 # The official order of list_category_cloth.txt (label k = row k).  An image is scaled to its
 # garment, so only proportions are seen: categories of one template differ in length (relative
-# to the width), names following what that draws where they can (Capris: short trousers).
+# to the width), names following what that draws where they can (Capris: short trousers), and
+# in their typical look (`SIGNATURES`).
 # fmt: off
 CATEGORIES: tuple[SynthCategory, ...] = tuple(SynthCategory(*row) for row in (
     ("Anorak", 1, 4, 1.04), ("Blazer", 1, 4, 0.96), ("Blouse", 1, 2, 0.95), ("Bomber", 1, 4, 0.72),
@@ -179,6 +190,76 @@ COLOURS = tuple("black white grey red orange yellow green blue purple pink brown
 # Upper bounds of the hue bins (degrees) of the chromatic colour names.
 _HUES = (("red", 15), ("orange", 45), ("yellow", 70), ("green", 165), ("blue", 255),
          ("purple", 290), ("pink", 345), ("red", 360))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Signature:
+    """A category's typical look: its fabric, pattern and set of details (None: no preference;
+    an empty `parts`: typically plain), each drawn with probability `SIGNATURE_P`."""
+
+    fabric: str | None
+    pattern: str | None
+    parts: frozenset[str] | None
+
+
+SIGNATURE_P = 0.75
+# As in the real data, where a category comes with its materials and details (Jeans are denim,
+# a Flannel checked, a Cardigan knitted and buttoned): a category's typical fabric, pattern and
+# details ("-": none, "" or None: no preference), chosen so that the categories of one template
+# differ by more than their length.  Rows by template; Cape, Nightdress, Shirtdress and Sundress
+# (no images) get one too.
+# fmt: off
+_SIGNATURE_ROWS: tuple[tuple[str, str | None, str | None, str | None], ...] = (
+    # 1 short sleeve top
+    ("Jersey", "knit", "stripes", "trim"), ("Tee", "cotton", "solid", "-"),
+    ("Top", "satin", None, None),
+    # 2 long sleeve top
+    ("Blouse", "lace", None, "-"), ("Button-Down", "cotton", "stripes", "buttons pocket"),
+    ("Flannel", "cotton", "checks", "buttons pocket"), ("Henley", "knit", "solid", "buttons"),
+    ("Sweater", "knit", None, "trim"), ("Turtleneck", "knit", "solid", "-"),
+    # 3 short sleeve outwear, 4 long sleeve outwear
+    ("Poncho", "knit", "stripes", "trim"),
+    ("Anorak", "satin", "solid", "pocket trim"), ("Blazer", "cotton", "solid", "buttons"),
+    ("Bomber", "leather", "solid", "trim"), ("Cardigan", "knit", None, "buttons"),
+    ("Hoodie", "knit", "solid", "pocket"), ("Jacket", "denim", None, "buttons pocket"),
+    ("Parka", "cotton", "solid", "pocket buttons trim"),
+    ("Peacoat", "corduroy", "solid", "buttons pocket"),
+    # 5 vest, 6 sling
+    ("Tank", "knit", "solid", "-"), ("Halter", "satin", None, None),
+    # 7 shorts
+    ("Culottes", "cotton", None, "belt"), ("Cutoffs", "denim", "solid", "pocket trim"),
+    ("Shorts", "cotton", "solid", "pocket belt"), ("Sweatshorts", "knit", "solid", "pocket"),
+    ("Trunks", "satin", "stripes", "-"),
+    # 8 trousers
+    ("Capris", "cotton", "checks", "-"), ("Chinos", "cotton", "solid", "pocket"),
+    ("Gauchos", "satin", None, "belt trim"), ("Jeans", "denim", "solid", "pocket belt"),
+    ("Jeggings", "denim", "solid", "-"), ("Jodhpurs", "corduroy", "solid", "belt"),
+    ("Joggers", "knit", None, "pocket trim"), ("Leggings", "knit", "solid", "-"),
+    ("Sweatpants", "knit", "solid", "trim"),
+    # 9 skirt
+    ("Sarong", "cotton", "checks", "-"), ("Skirt", None, "solid", "belt"),
+    # 10 short sleeve dress
+    ("Dress", "satin", None, "belt"), ("Romper", "cotton", "dots", "buttons"),
+    ("Shirtdress", "cotton", "stripes", "buttons belt"),
+    # 11 long sleeve dress
+    ("Caftan", "cotton", "stripes", "trim"), ("Coat", "cotton", "solid", "buttons pocket"),
+    ("Kaftan", "lace", None, "-"), ("Kimono", "satin", None, "belt trim"),
+    ("Robe", "knit", "solid", "belt pocket"),
+    # 12 vest dress, 13 sling dress
+    ("Cape", "cotton", "checks", "buttons"), ("Jumpsuit", "denim", None, "pocket belt"),
+    ("Onesie", "knit", None, "buttons"),
+    ("Coverup", "lace", None, "-"), ("Nightdress", "satin", "solid", "trim"),
+    ("Sundress", "cotton", "dots", "-"),
+)
+# fmt: on
+SIGNATURES: dict[str, Signature] = {
+    name: Signature(
+        fabric,
+        pattern,
+        None if not parts else frozenset(parts.split()) - {"-"},
+    )
+    for name, fabric, pattern, parts in _SIGNATURE_ROWS
+}
 
 
 @dataclass(frozen=True)
@@ -356,25 +437,81 @@ _SLOT_ATTRIBUTES = {
 _NAMES = [name for name, _ in ATTRIBUTES]
 
 
-def item_attributes(item: Item, back_view: bool = False) -> np.ndarray:
-    """(len(ATTRIBUTES),) int8 labels of what `item` draws: 1 drawn, -1 not, 0 unknown."""
+# How the attribute labels are made: "described" (the real data set's way: mined from the
+# product's description, so only what it mentions is positive) or "drawn" (all that is drawn).
+ATTRIBUTE_LABELS = ("described", "drawn")
+# What a product description mentions, by salience: one word per slot, the first of the slot's
+# attributes that the item draws (a slot with none of them is left out), at most MAX_MENTIONS.
+MAX_MENTIONS = 5
+_SLEEVES = ("sleeveless", "short-sleeve", "long-sleeve")
+_LENGTHS = ("maxi", "mini", "long", "cropped")
+_PART_PRIORITY = ("buttons", "pocket", "belt", "trim")
+_STYLE_PRIORITY = (
+    "sporty", "boho", "party", "formal", "winter", "summer", "colourful", "casual", "minimal"
+)  # fmt: skip
+_CUT_WORDS = {  # the sleeves of a top, the length of a bottom, a dress's length else sleeves
+    UPPER_BODY: _SLEEVES,
+    LOWER_BODY: _LENGTHS,
+    FULL_BODY: ("maxi", "mini", *_SLEEVES),
+}
+
+
+def mentions(item: Item) -> tuple[str, ...]:
+    """The attributes a description of `item` mentions, in salience order: the pattern (not
+    when solid), the colour family, the fabric, the sleeves (tops) or length word (bottoms,
+    dresses: else their sleeves), at most one detail (buttons, pocket, belt, trim) and at most
+    one style; the first `MAX_MENTIONS` of those.  All are drawn, so a subset of the drawn
+    positives; the single source of the "described" labels, the Category benchmark's product
+    titles and In-shop's descriptions."""
+    facts = item_facts(item)
+    drawn = {name for name, _, rule in _RULES if rule(facts)}
+    slots = (
+        ("striped", "checked", "dotted"),
+        COLOURS,
+        FABRICS,
+        _CUT_WORDS[facts.clothes_type],
+        _PART_PRIORITY,
+        _STYLE_PRIORITY,
+    )
+    words = (next((w for w in slot if w in drawn), None) for slot in slots)
+    return tuple(w for w in words if w)[:MAX_MENTIONS]
+
+
+def attribute_labels(item: Item, drawn: np.ndarray, labels: str) -> np.ndarray:
+    """The labels of `item` in mode `labels` (`ATTRIBUTE_LABELS`) from its `drawn` labels (1
+    drawn, -1 not, 0 unknown): "drawn" keeps them; "described" keeps only the `mentions` of the
+    positives (drawn but not mentioned: -1, as for a real description that does not say it),
+    unknowns unchanged.  Used by the Category benchmark's images and In-shop's items alike."""
+    if labels == "drawn":
+        return drawn
+    if labels != "described":
+        raise ValueError(f"unknown attribute labels {labels!r} (one of {ATTRIBUTE_LABELS})")
+    said = np.isin(_NAMES, mentions(item))
+    return np.where((drawn == 1) & ~said, -1, drawn).astype(np.int8)
+
+
+def item_attributes(item: Item, back_view: bool = False, labels: str = "drawn") -> np.ndarray:
+    """(len(ATTRIBUTES),) int8 labels of `item`: 1 drawn, -1 not, 0 unknown (`labels`:
+    "described" keeps only the positives a description mentions, see `attribute_labels`)."""
     facts = item_facts(item)
     out = np.empty(len(_RULES), dtype=np.int8)
     for k, (name, _, rule) in enumerate(_RULES):
         value = rule(facts)
         known = value is not None and not (back_view and name in _FRONT_ONLY)
         out[k] = 0 if not known else (1 if value else -1)
-    return out
+    return attribute_labels(item, out, labels)
 
 
-def image_attributes(item: Item, back_view: bool, landmarks: Landmarks) -> np.ndarray:
+def image_attributes(
+    item: Item, back_view: bool, landmarks: Landmarks, labels: str = "drawn"
+) -> np.ndarray:
     """`item_attributes` as one image shows them: also unknown where the image cuts off both
     landmarks of the part an attribute describes (a hem trim below a cropped image)."""
-    labels = item_attributes(item, back_view)
+    out = item_attributes(item, back_view, labels)
     for slots, names in _SLOT_ATTRIBUTES.items():
         if all(landmarks.visibility[s] == CUT_OFF for s in slots):
-            labels[[_NAMES.index(name) for name in names]] = 0
-    return labels
+            out[[_NAMES.index(name) for name in names]] = 0
+    return out
 
 
 # ----------------------------------------------------------------------------- items
@@ -394,24 +531,35 @@ def _colour(rng: np.random.Generator) -> RGB:
     return _rgb(round(c * 255) for c in colorsys.hsv_to_rgb(h, s, v))
 
 
-def random_item(rng: np.random.Generator, label: int | None = None) -> Item:
-    """A random style of category `label` (None: any of the 46 used categories)."""
+def random_item(
+    rng: np.random.Generator, label: int | None = None, signatures: float = SIGNATURE_P
+) -> Item:
+    """A random style of category `label` (None: any of the 46 used categories).
+
+    Fabric, pattern and parts are drawn at random, then each field of the category's
+    `SIGNATURES` entry replaces its draw with probability `signatures` (independently; 0 draws
+    nothing more: the items of the generator before signatures)."""
     label = label if label is not None else int(rng.choice(USED_LABELS))
-    kind = CATEGORIES[label - 1].clothes_type
+    category = CATEGORIES[label - 1]
     base = _colour(rng)
     accent = _rgb((np.array(base) + rng.integers(70, 180, 3)) % 256)
     # Stripe directions are drawn by class so that each reads clearly (vertical, horizontal,
     # diagonal), with a little jitter.
     angle = float(rng.choice([0.0, math.pi / 2, math.pi / 4, 3 * math.pi / 4]))
-    appearance = Appearance(
-        base=base,
-        accent=accent,
-        pattern=str(rng.choice(PATTERNS)),
-        period=float(rng.uniform(0.06, 0.16)),
-        angle=angle + float(rng.uniform(-0.12, 0.12)),
-        fabric=str(rng.choice(FABRICS)),
+    pattern = str(rng.choice(PATTERNS))
+    period = float(rng.uniform(0.06, 0.16))
+    angle += float(rng.uniform(-0.12, 0.12))
+    fabric = str(rng.choice(FABRICS))
+    parts = frozenset(
+        p for p in PARTS if rng.random() < 0.35 and p in _PARTS_OF[category.clothes_type]
     )
-    parts = frozenset(p for p in PARTS if rng.random() < 0.35 and p in _PARTS_OF[kind])
+    if signatures > 0:
+        typical = rng.random(3) < signatures
+        sig = SIGNATURES[category.name]
+        fabric = sig.fabric if typical[0] and sig.fabric is not None else fabric
+        pattern = sig.pattern if typical[1] and sig.pattern is not None else pattern
+        parts = sig.parts if typical[2] and sig.parts is not None else parts
+    appearance = Appearance(base, accent, pattern, period, angle, fabric)
     return Item(label, appearance, parts)
 
 
@@ -723,6 +871,14 @@ def render_view(item: Item, view: View, size: int, rng: np.random.Generator) -> 
 # ----------------------------------------------------------------------------- data sets
 
 
+@dataclass(frozen=True)
+class _Options:
+    """What `generate_deepfashion`'s writers share besides counts, seed and size."""
+
+    labels: str  # one of ATTRIBUTE_LABELS
+    signatures: float  # random_item's probability of a category's typical look
+
+
 def _rng(seed: int, benchmark: str, index: int) -> np.random.Generator:
     return np.random.default_rng([seed, BENCHMARKS.index(benchmark), index])
 
@@ -740,16 +896,35 @@ def _statuses(
     return [out[k] for k in rng.permutation(len(out))]
 
 
+# How titles and descriptions say a mentioned detail.
+_PART_TITLE = {"buttons": "Button-Front", "pocket": "Pocket", "belt": "Belted", "trim": "Trimmed"}
+_PART_PHRASE = {"buttons": "buttons", "pocket": "a pocket", "belt": "a belt", "trim": "a trim"}
+
+
+def _wording(item: Item) -> tuple[list[str], list[str]]:
+    """The item's `mentions` as a shop writes them: (style, colour, pattern, fabric, sleeves or
+    length; the detail)."""
+    said = mentions(item)
+    order = (_STYLE_PRIORITY, COLOURS)  # then the rest in salience order
+    words = sorted(
+        (w for w in said if w not in _PART_PRIORITY),
+        key=lambda w: next((k for k, group in enumerate(order) if w in group), len(order)),
+    )
+    return words, [w for w in said if w in _PART_PRIORITY]
+
+
 def _title(item: Item) -> str:
-    """A product title from what is drawn (the Category benchmark names image folders so)."""
-    facts = item_facts(item)
-    pattern = {"solid": "", "stripes": "Striped", "checks": "Checked", "dots": "Dotted"}
-    words = (facts.colour.title(), pattern[facts.pattern], facts.fabric.title(), item.category.name)
-    return "_".join(w for w in words if w)
+    """A product title of the item's `mentions` (the Category benchmark names image folders so):
+    style, detail, colour, pattern, fabric, sleeves or length, then the category name."""
+    words, parts = _wording(item)
+    styles = sum(w in _STYLE_PRIORITY for w in words)  # the first words
+    words = [*words[:styles], *(_PART_TITLE[w] for w in parts), *words[styles:]]
+    words.append(item.category.name)
+    return "_".join("-".join(p[:1].upper() + p[1:] for p in w.split("-")) for w in words)
 
 
 def _write_image_benchmark(
-    root: Path, counts: tuple[int, int, int], seed: int, size: int, benchmark: str
+    root: Path, counts: tuple[int, int, int], seed: int, size: int, opts: _Options, benchmark: str
 ) -> int:
     """The Category and Landmark benchmarks: one item per image (Category: 1-3 images of each
     product), random views; returns the number of images."""
@@ -760,7 +935,7 @@ def _write_image_benchmark(
     while len(rows["partition"]) < len(statuses):
         index += 1
         rng = _rng(seed, benchmark, index)
-        item = random_item(rng)
+        item = random_item(rng, signatures=opts.signatures)
         views = int(rng.integers(1, 4)) if category else 1
         for _ in range(min(views, len(statuses) - len(rows["partition"]))):
             k = len(rows["partition"]) + 1
@@ -780,7 +955,7 @@ def _write_image_benchmark(
             rows["partition"].append([name, statuses[k - 1]])
             if category:
                 rows["category_labels"].append([name, str(item.label)])
-                labels = image_attributes(item, view.back, shot.landmarks)
+                labels = image_attributes(item, view.back, shot.landmarks, opts.labels)
                 rows["attribute_labels"].append([name, *map(str, labels)])
     columns = {
         "boxes": BOX_COLUMNS,
@@ -820,22 +995,26 @@ _INSHOP_GROUPS = {
 
 
 def _description(item: Item, item_id: str) -> dict:
+    """In-shop's product description: the item's `mentions` (what its labels were mined from
+    in the "described" mode)."""
     facts = item_facts(item)
-    pattern = {"solid": "plain", "stripes": "striped", "checks": "checked", "dots": "dotted"}
-    details = sorted(item.parts) or ["no details"]
+    words, parts = _wording(item)
+    details = "".join(f" with {_PART_PHRASE[w]}" for w in parts)
+    article = "An" if words[0][0] in "aeiou" else "A"
     return {
         "item": item_id,
         "color": facts.colour.title(),
         "description": [
-            f"A {pattern[facts.pattern]} {facts.fabric} {item.category.name.lower()} "
-            f"with {', '.join(details)}. ",
+            f"{article} {' '.join(words)} {item.category.name.lower()}{details}. ",
             f"100% {facts.fabric}",
             "Imported",
         ],
     }
 
 
-def _write_inshop(root: Path, counts: tuple[int, int, int], seed: int, size: int) -> int:
+def _write_inshop(
+    root: Path, counts: tuple[int, int, int], seed: int, size: int, opts: _Options
+) -> int:
     """Items with 2-4 views; train items, then query/gallery items (each 1-2 of either)."""
     rows: dict[str, list[list[str]]] = {
         k: [] for k in ("items", "boxes", "landmarks", "attribute_labels", "partition")
@@ -846,7 +1025,7 @@ def _write_inshop(root: Path, counts: tuple[int, int, int], seed: int, size: int
     while any(left.values()):
         index += 1
         rng = _rng(seed, "inshop", index)
-        item = random_item(rng)
+        item = random_item(rng, signatures=opts.signatures)
         if left["train"]:
             statuses = ["train"] * min(int(rng.integers(2, 5)), left["train"])
         else:
@@ -869,7 +1048,8 @@ def _write_inshop(root: Path, counts: tuple[int, int, int], seed: int, size: int
             rows["landmarks"].append([name, *landmark_cells(shot.landmarks)])
             rows["partition"].append([name, item_id, status])
         rows["items"].append([item_id])
-        rows["attribute_labels"].append([item_id, *map(str, item_attributes(item))])
+        labels = item_attributes(item, labels=opts.labels)
+        rows["attribute_labels"].append([item_id, *map(str, labels)])
         descriptions.append(_description(item, item_id))
     rows["attributes"] = [[name] for name, _ in ATTRIBUTES]
     columns = {
@@ -903,7 +1083,9 @@ def shop_view(rng: np.random.Generator) -> View:
 _C2S_GROUPS = {UPPER_BODY: "TOPS", LOWER_BODY: "TROUSERS", FULL_BODY: "DRESSES"}
 
 
-def _write_consumer2shop(root: Path, counts: tuple[int, int, int], seed: int, size: int) -> int:
+def _write_consumer2shop(
+    root: Path, counts: tuple[int, int, int], seed: int, size: int, opts: _Options
+) -> int:
     """Items of one split each: 1-2 shop images and 1-3 consumer images, each consumer image
     paired with a shop image; `counts` are pairs.  Returns the number of images."""
     rows: dict[str, list[list[str]]] = {k: [] for k in LAYOUT["consumer2shop"]}
@@ -913,7 +1095,7 @@ def _write_consumer2shop(root: Path, counts: tuple[int, int, int], seed: int, si
         while pairs < n:
             index += 1
             rng = _rng(seed, "consumer2shop", index)
-            item = random_item(rng)
+            item = random_item(rng, signatures=opts.signatures)
             item_id = f"id_{index:08d}"
             folder = f"img/{_C2S_GROUPS[item.category.clothes_type]}/{item.category.name}/{item_id}"
             shops = [f"{folder}/shop_{j:02d}.jpg" for j in range(1, int(rng.integers(1, 3)) + 1)]
@@ -948,7 +1130,7 @@ def _write_consumer2shop(root: Path, counts: tuple[int, int, int], seed: int, si
     return len(rows["boxes"])
 
 
-_WRITERS: dict[str, Callable[[Path, tuple[int, int, int], int, int], int]] = {
+_WRITERS: dict[str, Callable[[Path, tuple[int, int, int], int, int, _Options], int]] = {
     "category": functools.partial(_write_image_benchmark, benchmark="category"),
     "inshop": _write_inshop,
     "consumer2shop": _write_consumer2shop,
@@ -964,17 +1146,29 @@ def generate_deepfashion(
     seed: int,
     size: int = 256,
     benchmarks: tuple[str, ...] = BENCHMARKS,
+    attribute_labels: str = "described",
+    signatures: float = SIGNATURE_P,
 ) -> dict[str, int]:
     """Write one folder per benchmark, ``out_dir/<benchmark>/`` (``Anno/``, ``Eval/``,
     ``Img/``), in the official layout; returns the number of images written per benchmark.
 
     `train`/`val`/`test` are partition rows per benchmark (see the module docstring); `size`
     is the side of the square canvas each image is drawn on (crops are smaller).
+    `attribute_labels`: "described" (the attributes a product description mentions are
+    positive, as in the real data set) or "drawn" (every drawn attribute, the labels before
+    descriptions); `signatures`: the probability of each field of a category's typical look
+    (`SIGNATURES`; 0: categories differ by shape and length only).
     """
     if min(train, val, test) < 0 or size < 64:
         raise ValueError("train, val and test must be >= 0 and size >= 64")
+    if attribute_labels not in ATTRIBUTE_LABELS:
+        raise ValueError(
+            f"unknown attribute labels {attribute_labels!r} (one of {', '.join(ATTRIBUTE_LABELS)})"
+        )
+    if not 0 <= signatures <= 1:
+        raise ValueError(f"signatures must be a probability in [0, 1], not {signatures}")
     unknown = sorted(set(benchmarks) - set(BENCHMARKS))
     if unknown:
         raise ValueError(f"unknown benchmarks {unknown} (known: {', '.join(BENCHMARKS)})")
-    counts = (train, val, test)
-    return {b: _WRITERS[b](Path(out_dir) / b, counts, seed, size) for b in benchmarks}
+    counts, opts = (train, val, test), _Options(attribute_labels, signatures)
+    return {b: _WRITERS[b](Path(out_dir) / b, counts, seed, size, opts) for b in benchmarks}

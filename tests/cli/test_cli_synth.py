@@ -81,6 +81,23 @@ def test_deepfashion_format_writes_the_four_benchmarks(tmp_path, capsys):
     assert "notes.txt" in capsys.readouterr().err
 
 
+def test_deepfashion_attribute_labels_flag(tmp_path):
+    from fashionvision.cli import synth
+    from fashionvision.data.synthetic_deepfashion import ATTRIBUTE_LABELS
+
+    assert synth.ATTRIBUTE_LABELS == ATTRIBUTE_LABELS  # the CLI's copy (no import)
+    positives = {}
+    for labels in (None, "described", "drawn"):
+        out = tmp_path / str(labels)
+        assert _synth_deepfashion(out, *(["--attribute-labels", labels] if labels else [])) == 0
+        rows = (out / "category" / "Anno" / "list_attr_img.txt").read_text().splitlines()[2:]
+        positives[labels] = sum(row.split()[1:].count("1") for row in rows)
+        assert cli.main(["validate", "--format", "deepfashion", str(out)]) == 0
+    # described is the default: the same bytes as without the flag
+    assert tree_digest(tmp_path / "None") == tree_digest(tmp_path / "described")
+    assert positives["drawn"] > positives["described"] > 0
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -91,6 +108,7 @@ def test_deepfashion_format_writes_the_four_benchmarks(tmp_path, capsys):
         ),
         (["--format", "deepfashion", "--workers", "2"], "--workers applies to --format deepfash"),
         (["--test", "5"], "--test applies to --format deepfashion only"),
+        (["--attribute-labels", "drawn"], "--attribute-labels applies to --format deepfashion"),
     ],
 )
 def test_options_of_the_other_format_are_refused(tmp_path, args, message, capsys):
@@ -188,6 +206,7 @@ def test_fashionpedia_format_writes_both_splits(tmp_path, capsys):
         ("imaterialist", ["--mix", "easy"], "--mix applies to --format deepfashion2 only"),
         ("fashionpedia", ["--categories", "deepfashion2"], "--categories applies to --format dee"),
         ("fashionpedia", ["--workers", "2"], "--workers applies to --format deepfashion2 only"),
+        ("fashionpedia", ["--attribute-labels", "drawn"], "--attribute-labels applies to"),
     ],
 )
 def test_parsing_formats_refuse_other_formats_options(tmp_path, fmt, args, message, capsys):

@@ -4,6 +4,7 @@ the images draw."""
 from __future__ import annotations
 
 import collections
+import itertools
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -24,19 +25,30 @@ from fashionvision.data.deepfashion import (
     load_deepfashion,
     read_attribute_labels,
 )
-from fashionvision.data.synthetic import FABRICS, apply_h
+from fashionvision.data.synthetic import FABRICS, PATTERNS, apply_h
 from fashionvision.data.synthetic_deepfashion import (
+    _PART_PHRASE,
+    _PART_TITLE,
+    _PARTS_OF,
+    ATTRIBUTE_LABELS,
     ATTRIBUTES,
     CATEGORIES,
     EMPTY_CATEGORIES,
+    MAX_MENTIONS,
+    SIGNATURE_P,
+    SIGNATURES,
     Item,
     View,
+    _description,
     _garment_matrix,
+    _rng,
+    _title,
     colour_family,
     generate_deepfashion,
     image_attributes,
     item_attributes,
     item_facts,
+    mentions,
     random_item,
     render_view,
 )
@@ -355,3 +367,132 @@ def test_a_200_image_set_takes_seconds(tmp_path: Path) -> None:
     took = time.perf_counter() - start
     assert sum(images.values()) >= 200
     assert took < 20.0  # ~2 s on an idle core
+
+
+# ----------------------------------------------------------------------------- signatures
+
+
+def _label(name: str) -> int:
+    return next(k for k, c in enumerate(CATEGORIES, 1) if c.name == name)
+
+
+def test_every_category_has_a_signature_of_the_vocabulary_and_its_clothes_type() -> None:
+    assert set(SIGNATURES) == {c.name for c in CATEGORIES}
+    for c in CATEGORIES:
+        sig = SIGNATURES[c.name]
+        assert sig.fabric in (None, *FABRICS) and sig.pattern in (None, *PATTERNS), c.name
+        assert sig.parts is None or sig.parts <= _PARTS_OF[c.clothes_type], c.name
+    assert SIGNATURES["Jeans"].fabric == "denim" and SIGNATURES["Flannel"].pattern == "checks"
+    assert SIGNATURES["Cardigan"].fabric == "knit" and "buttons" in SIGNATURES["Cardigan"].parts
+    by_template = collections.defaultdict(list)
+    for c in CATEGORIES:
+        if c.name not in EMPTY_CATEGORIES:
+            by_template[c.template].append(SIGNATURES[c.name])
+    for template, sigs in by_template.items():  # never only the length tells two apart
+        assert len(set(sigs)) == len(sigs), template
+
+
+def test_a_category_signature_holds_with_its_probability() -> None:
+    rng = np.random.default_rng(8)
+    jeans = [random_item(rng, _label("Jeans")) for _ in range(300)]
+    p = SIGNATURE_P
+    denim = np.mean([it.appearance.fabric == "denim" for it in jeans])
+    solid = np.mean([it.appearance.pattern == "solid" for it in jeans])
+    pocket_belt = np.mean([it.parts == {"pocket", "belt"} for it in jeans])
+    assert abs(denim - (p + (1 - p) / len(FABRICS))) < 0.07
+    assert abs(solid - (p + (1 - p) / len(PATTERNS))) < 0.07
+    assert abs(pocket_belt - (p + (1 - p) * 0.35 * 0.35 * 0.65)) < 0.07  # else 0.35 each
+    plain = [random_item(rng, _label("Jeans"), signatures=0.0) for _ in range(300)]
+    assert np.mean([it.appearance.fabric == "denim" for it in plain]) < 0.25  # 1 / 7 at random
+
+
+def test_categories_of_one_template_differ_by_more_than_their_length() -> None:
+    """Over 200 items each, two categories of one template always differ in the distribution of
+    the fabric, the pattern or the set of details (total variation >= 0.5)."""
+    rng = np.random.default_rng(9)
+    by_template = collections.defaultdict(list)
+    for label, c in enumerate(CATEGORIES, 1):
+        if c.name not in EMPTY_CATEGORIES:
+            by_template[c.template].append(label)
+
+    def shares(label: int) -> list[collections.Counter]:
+        items = [random_item(rng, label) for _ in range(200)]
+        looks = [(it.appearance.fabric, it.appearance.pattern, it.parts) for it in items]
+        return [collections.Counter(look[k] for look in looks) for k in range(3)]
+
+    def variation(a: collections.Counter, b: collections.Counter) -> float:
+        return sum(abs(a[v] - b[v]) for v in a.keys() | b.keys()) / 400
+
+    pairs = 0
+    for labels in by_template.values():
+        stats = {label: shares(label) for label in labels}
+        for a, b in itertools.combinations(labels, 2):
+            assert max(map(variation, stats[a], stats[b])) >= 0.5, (a, b)
+            pairs += 1
+    assert pairs >= 60  # 8 categories on template 4, 9 on template 8, ...
+
+
+# ----------------------------------------------------------------------------- described labels
+
+
+def _title_word(word: str) -> str:
+    return _PART_TITLE.get(word) or "-".join(p.capitalize() for p in word.split("-"))
+
+
+def test_a_description_mentions_a_few_drawn_attributes_and_titles_say_them() -> None:
+    rng = np.random.default_rng(10)
+    names = np.array([n for n, _ in ATTRIBUTES])
+    counts = []
+    for _ in range(400):
+        item = random_item(rng)
+        said = mentions(item)
+        drawn = item_attributes(item)
+        described = item_attributes(item, labels="described")
+        assert set(said) <= set(names[drawn == 1])  # a description says what is drawn
+        assert set(names[described == 1]) == set(said)
+        assert ((described == 0) == (drawn == 0)).all()  # unknown stays unknown
+        facts = item_facts(item)
+        assert facts.colour in said and facts.fabric in said
+        counts.append(len(said))
+        title = _title(item).split("_")  # the mentions, then the category
+        assert title[-1] == item.category.name
+        assert sorted(title[:-1]) == sorted(_title_word(w) for w in said)
+        text = _description(item, "id")["description"][0]
+        assert all(_PART_PHRASE.get(w, w) in text for w in said), text
+    assert 3 <= min(counts) and max(counts) <= MAX_MENTIONS and 3.5 < np.mean(counts) < 5
+
+
+def test_described_labels_are_the_drawn_ones_a_description_mentions(
+    generated: Path, tmp_path: Path
+) -> None:
+    generate_deepfashion(
+        tmp_path, 12, 4, 4, seed=3, size=SIZE, benchmarks=("category", "inshop"),
+        attribute_labels="drawn",
+    )  # fmt: skip
+    assert ATTRIBUTE_LABELS == ("described", "drawn")
+    for benchmark in ("category", "inshop"):  # the labels' mode changes no image
+        assert tree_digest(tmp_path / benchmark / "Img") == tree_digest(
+            generated / benchmark / "Img"
+        )
+    described = load_deepfashion(generated / "category")
+    drawn = load_deepfashion(tmp_path / "category")
+    assert isinstance(described, CategoryAttributeData) and isinstance(drawn, CategoryAttributeData)
+    sums = collections.Counter()
+    for a, b in zip(described.images, drawn.images, strict=True):
+        assert a.name == b.name
+        said, seen = a.attributes == 1, b.attributes == 1
+        assert 1 <= said.sum() <= 6 and not (said & ~seen).any()
+        assert ((a.attributes == 0) == (b.attributes == 0)).all()
+        sums["described"] += int(said.sum())
+        sums["drawn"] += int(seen.sum())
+    assert sums["drawn"] > 1.8 * sums["described"]
+    # drawn: the labels of what is drawn, as before descriptions; In-shop's items rebuilt
+    inshop = {mode: load_deepfashion(root / "inshop") for mode, root in
+              (("described", generated), ("drawn", tmp_path))}  # fmt: skip
+    for item_id in inshop["drawn"].items:  # type: ignore[union-attr]
+        item = random_item(_rng(3, "inshop", int(item_id.removeprefix("id_"))))
+        for mode in ATTRIBUTE_LABELS:
+            labels = inshop[mode].item_attributes[item_id]  # type: ignore[union-attr,index]
+            np.testing.assert_array_equal(labels, item_attributes(item, labels=mode))
+    with pytest.raises(ValueError, match="attribute labels"):
+        generate_deepfashion(tmp_path / "x", 1, 0, 0, seed=0, attribute_labels="seen")
