@@ -36,7 +36,9 @@ class ModelConfig:
     """Architecture of Match R-CNN: every field is a keyword argument of ``build_match_rcnn``.
 
     `weights` names pretrained backbone weights (a torchvision weights name such as
-    ``IMAGENET1K_V1`` or a path to a state dict); None trains from scratch.  Images are resized by
+    ``IMAGENET1K_V1`` or a path to a state dict); None trains from scratch.  `backbone_width`
+    scales the ResNet's channels (1.0 = the published network; < 1 a narrower one trained from
+    scratch, cheaper per step on a CPU).  Images are resized by
     the model so that the shorter side is `min_size` and the longer at most `max_size`.
     `num_attributes` > 0 adds a multi-label attribute head (sigmoid over that many attributes) on
     the box head's features, trained on targets' ``attributes [N, A]`` multi-hot (an
@@ -46,6 +48,7 @@ class ModelConfig:
     """
 
     backbone: str = "resnet50"
+    backbone_width: float = 1.0
     norm: Norm = "frozen_bn"
     weights: str | None = None
     trainable_layers: int = 3

@@ -27,11 +27,18 @@ import torch
 import torchvision
 from torch import nn
 from torchvision.models.detection.backbone_utils import BackboneWithFPN
+from torchvision.models.resnet import BasicBlock, Bottleneck
 from torchvision.ops import FrozenBatchNorm2d
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 
 from fashionvision.errors import FashionVisionError
-from fashionvision.models.se_resnet import se_resnet18, se_resnet50, se_resnet101
+from fashionvision.models.se_resnet import (
+    SEBasicBlock,
+    SEBottleneck,
+    se_resnet18,
+    se_resnet50,
+    se_resnet101,
+)
 
 BackboneName = Literal[
     "resnet18", "resnet34", "resnet50", "resnet101", "se_resnet18", "se_resnet50", "se_resnet101"
@@ -46,6 +53,16 @@ _RESNETS: dict[str, Callable[..., torchvision.models.ResNet]] = {
     "se_resnet18": se_resnet18,
     "se_resnet50": se_resnet50,
     "se_resnet101": se_resnet101,
+}
+# Block type and blocks per stage of each name, for the width-scaled variants.
+_LAYOUTS: dict[str, tuple[type[nn.Module], list[int]]] = {
+    "resnet18": (BasicBlock, [2, 2, 2, 2]),
+    "resnet34": (BasicBlock, [3, 4, 6, 3]),
+    "resnet50": (Bottleneck, [3, 4, 6, 3]),
+    "resnet101": (Bottleneck, [3, 4, 23, 3]),
+    "se_resnet18": (SEBasicBlock, [2, 2, 2, 2]),
+    "se_resnet50": (SEBottleneck, [3, 4, 6, 3]),
+    "se_resnet101": (SEBottleneck, [3, 4, 23, 3]),
 }
 # Architectures that torchvision serves no weights for: a weight name is refused for them.
 _WITHOUT_TORCHVISION_WEIGHTS = frozenset(name for name in _RESNETS if name.startswith("se_"))
@@ -71,6 +88,41 @@ def norm_layer_for(norm: str) -> Callable[[int], nn.Module]:
             f"model.norm: unknown normalisation {norm!r}; use one of {sorted(layers)}"
         )
     return layers[norm]
+
+
+class WidthScaledResNet(torchvision.models.ResNet):
+    """torchvision's ResNet with the stem and every stage `width` times as wide (64·w, 128·w,
+    256·w, 512·w planes).  Blocks, depths and strides are unchanged; a narrow network trained from
+    scratch does more steps in a fixed CPU budget (the convolutions' cost scales with w²)."""
+
+    def __init__(self, block: type[nn.Module], layers: list[int], width: float, **kwargs: object):
+        self._width = width
+        self._stem_pending = True
+        super().__init__(block, layers, **kwargs)  # type: ignore[arg-type]
+        stem = self._scaled(64)
+        self.conv1 = nn.Conv2d(3, stem, kernel_size=7, stride=2, padding=3, bias=False)
+        nn.init.kaiming_normal_(self.conv1.weight, mode="fan_out", nonlinearity="relu")
+        self.bn1 = self._norm_layer(stem)
+        if isinstance(self.bn1, nn.BatchNorm2d | nn.GroupNorm):
+            nn.init.ones_(self.bn1.weight)
+            nn.init.zeros_(self.bn1.bias)
+        self.fc = nn.Linear(self.inplanes, self.fc.out_features)
+
+    def _scaled(self, channels: int) -> int:
+        return max(8, round(channels * self._width))
+
+    def _make_layer(
+        self,
+        block: type[BasicBlock | Bottleneck],
+        planes: int,
+        blocks: int,
+        stride: int = 1,
+        dilate: bool = False,
+    ) -> nn.Sequential:
+        if self._stem_pending:  # layer1 takes the (scaled) stem's output
+            self.inplanes = self._scaled(64)
+            self._stem_pending = False
+        return super()._make_layer(block, self._scaled(planes), blocks, stride, dilate)
 
 
 def resolve_weight_name(weights: str, name: str) -> torchvision.models.WeightsEnum:
@@ -128,6 +180,7 @@ def build_backbone(
     fpn_channels: int = 256,
     trainable_layers: int | None = None,
     weights: str | None = None,
+    width: float = 1.0,
 ) -> BackboneWithFPN:
     """A ResNet-FPN backbone: `images [B,3,H,W]` -> OrderedDict of `[B, fpn_channels, H/s, W/s]`.
 
@@ -150,8 +203,18 @@ def build_backbone(
         trainable_layers = 5 if weights is None else 3
     if not 0 <= trainable_layers <= 5:
         raise FashionVisionError(f"model.trainable_layers: must be in 0..5, got {trainable_layers}")
+    if not 0 < width <= 4:
+        raise FashionVisionError(f"model.backbone_width: must be in (0, 4], got {width}")
+    if width != 1.0 and weights is not None:
+        raise FashionVisionError(
+            f"model.backbone_width: {width} has no pretrained weights; use 1.0 with model.weights"
+        )
     norm_layer = norm_layer_for(norm)
-    body = _RESNETS[name](norm_layer=norm_layer)  # random init: weights are loaded below
+    if width == 1.0:
+        body = _RESNETS[name](norm_layer=norm_layer)  # random init: weights are loaded below
+    else:
+        block, layers = _LAYOUTS[name]
+        body = WidthScaledResNet(block, layers, width, norm_layer=norm_layer)
     if weights is not None:
         _load_weights(body, weights, name)
 
@@ -162,7 +225,7 @@ def build_backbone(
         if stage not in trainable:
             param.requires_grad_(False)
 
-    stage_channels = body.inplanes // 8  # channels of layer1's output (64 or 256)
+    stage_channels = body.inplanes // 8  # channels of layer1's output (64·w or 256·w)
     in_channels_list = [stage_channels * 2**i for i in range(4)]
     return BackboneWithFPN(
         body,

@@ -176,6 +176,7 @@ def build_match_rcnn(
     norm: str = "frozen_bn",
     fpn_channels: int = 256,
     weights: str | None = None,
+    backbone_width: float = 1.0,
     min_size: int = 800,
     max_size: int = 1333,
     rpn_batch_size_per_image: int = 256,
@@ -198,10 +199,11 @@ def build_match_rcnn(
 ) -> MatchRCNN:
     """Build Match R-CNN; `num_classes` counts the background (13 garments + 1).
 
-    Backbone options are those of `build_backbone`; head widths size the streams (the paper's
-    values are the defaults); `torchvision_kwargs` override `TORCHVISION_DEFAULTS`
-    (RPN/box thresholds and proposal counts, image mean/std).  `stream_detections_per_img` limits
-    the landmark/matching streams at inference to the best k detections per image (None = all).
+    Backbone options are those of `build_backbone` (`backbone_width` = its `width`); head widths
+    size the streams (the paper's values are the defaults); `torchvision_kwargs` override
+    `TORCHVISION_DEFAULTS` (RPN/box thresholds and proposal counts, image mean/std).
+    `stream_detections_per_img` limits the landmark/matching streams at inference to the best k
+    detections per image (None = all).
     `stream_roi_size` is the RoIAlign output side of the landmark/matching streams: 14 gives the
     paper's 56x56 heatmaps after the two deconvolutions; 7 gives 28x28 (coarser, 4x cheaper).
     `num_attributes` > 0 adds the multi-label attribute head (`AttributeHead`, A logits on the
@@ -219,7 +221,7 @@ def build_match_rcnn(
             f"model.num_attributes: expected >= 0 (0 = no attribute head), got {num_attributes}"
         )
     opts = {**TORCHVISION_DEFAULTS, **torchvision_kwargs}
-    body = build_backbone(backbone, norm, fpn_channels, trainable_layers, weights)  # type: ignore[arg-type]
+    body = build_backbone(backbone, norm, fpn_channels, trainable_layers, weights, backbone_width)  # type: ignore[arg-type]
     box_pool = MultiScaleRoIAlign(_FEATURE_NAMES, output_size=7, sampling_ratio=2)
     mask_parts: dict[str, nn.Module | None] = {
         "mask_roi_pool": None,

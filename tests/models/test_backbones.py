@@ -98,3 +98,50 @@ def test_a_weight_name_loads_what_torchvision_serves(monkeypatch) -> None:
     )
     backbone = build_backbone("resnet18", norm="frozen_bn", fpn_channels=16, weights="DEFAULT")
     assert torch.equal(backbone.body.layer2[0].conv1.weight, served["layer2.0.conv1.weight"])
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet50", "se_resnet18"])
+def test_width_scaled_resnet_halves_every_layer_of_the_published_one(name: str) -> None:
+    from torchvision.models import get_model
+
+    from fashionvision.models.backbones import _LAYOUTS, WidthScaledResNet
+    from fashionvision.models.se_resnet import se_resnet18
+
+    published = se_resnet18() if name.startswith("se_") else get_model(name)
+    block, layers = _LAYOUTS[name]
+    same = WidthScaledResNet(block, layers, 1.0)
+    half = WidthScaledResNet(block, layers, 0.5)
+    ref = {k: v.shape for k, v in published.state_dict().items()}
+    assert {k: v.shape for k, v in same.state_dict().items()} == ref
+    scaled = half.state_dict()
+    assert scaled.keys() == ref.keys()
+    for key, shape in ref.items():
+        if key.endswith("num_batches_tracked") or key.startswith("fc."):
+            continue
+        if ".se." in key:  # the SE squeeze is C // 16 of the scaled C
+            continue
+        expected = list(shape)
+        expected[0] //= 2
+        if len(shape) == 4 and key != "conv1.weight":  # a conv's input is the scaled width too
+            expected[1] //= 2
+        assert list(scaled[key].shape) == expected, key
+
+
+def test_backbone_width_scales_the_fpn_inputs_and_keeps_its_outputs() -> None:
+    body = build_backbone("resnet18", "gn", fpn_channels=32, width=0.5)
+    out = body(torch.zeros(1, 3, 64, 64))
+    levels = ["0", "1", "2", "3", "pool"]
+    assert {k: v.shape[1] for k, v in out.items()} == dict.fromkeys(levels, 32)
+    assert [m.in_channels for m in body.fpn.inner_blocks.modules() if isinstance(m, nn.Conv2d)] == [
+        32,
+        64,
+        128,
+        256,
+    ]
+
+
+def test_backbone_width_is_checked_and_refuses_pretrained_weights() -> None:
+    with pytest.raises(FashionVisionError, match="model.backbone_width"):
+        build_backbone("resnet18", "gn", width=0.0)
+    with pytest.raises(FashionVisionError, match="no pretrained weights"):
+        build_backbone("resnet18", "gn", weights="IMAGENET1K_V1", width=0.5)
