@@ -1,11 +1,18 @@
 """Benchmark: the attribute-aware Mask R-CNN (fashion parsing) trained from scratch on synthetic
-Fashionpedia-format data here, scored by the pipeline of `fashionvision evaluate --weights`: box
-and mask AP and the Fashionpedia AP over IoU and attribute F1; per category, the box AP, mask AP
-and AP over IoU and attribute F1 side by side (`evaluate --per-category`'s table).
+Fashionpedia-format (or, with ``--format imaterialist``, iMaterialist-format) data here, scored by
+the pipeline of `fashionvision evaluate --weights`: box and mask AP and the Fashionpedia AP over
+IoU and attribute F1; per category, the box AP, mask AP and AP over IoU and attribute F1 side by
+side (`evaluate --per-category`'s table).
 
     python benchmarks/bench_parsing_tiny.py --out /tmp/parse --train 600 --val 150 --epochs 5
     python benchmarks/bench_parsing_tiny.py --out /tmp/parse_se --data /tmp/parse/data \
         --epochs 5 model.backbone=se_resnet18
+    python benchmarks/bench_parsing_tiny.py --out /tmp/parse_imat --format imaterialist \
+        --train 600 --val 150 --epochs 5
+
+iMaterialist has labels for its training split only: the data set is two iMaterialist roots,
+``train/`` and ``val/`` (another seed), each with Kaggle's ``train.csv``; training reads the first
+through ``data.format=imaterialist``, the evaluation the second's converted COCO file.
 
 The tiny Match R-CNN preset with the landmark and matching streams off, ``model.num_classes`` and
 ``model.num_attributes`` from the synthetic label table (12 categories, 22 attributes), plus any
@@ -23,14 +30,33 @@ from pathlib import Path
 import torch
 
 from fashionvision.config import load_config
-from fashionvision.data.coco_dataset import find_coco_split, load_coco_split
-from fashionvision.data.synthetic_parsing import generate_fashionpedia
+from fashionvision.data.coco_dataset import CocoSplit, find_coco_split, load_coco_split
+from fashionvision.data.synthetic_parsing import generate_fashionpedia, generate_imaterialist
+from fashionvision.engine.coco_data import imaterialist_coco
 from fashionvision.engine.evaluate import inference_on_dataset
 from fashionvision.engine.inference import load_network
 from fashionvision.engine.trainer import train
 from fashionvision.evaluation.coco_json_evaluator import CocoJsonEvaluator
 from fashionvision.evaluation.tables import format_parsing_report
 from fashionvision.io_utils import write_json
+
+
+def prepare_data(data: Path, fmt: str, train: int, val: int, seed: int) -> dict[str, str]:
+    """Generate the data set unless it exists; the overrides that train on it."""
+    if fmt == "imaterialist":
+        for split, n, split_seed in (("train", train, seed), ("val", val, seed + 1)):
+            if not (data / split / "train.csv").is_file():
+                generate_imaterialist(data / split, n, split_seed)
+        return {"data.format": "imaterialist", "data.root": str(data / "train")}
+    if not (data / "instances_attributes_val2020.json").is_file():
+        generate_fashionpedia(data, train, val, seed)
+    return {"data.format": "fashionpedia", "data.root": str(data), "data.val_split": "val"}
+
+
+def load_split(data: Path, fmt: str, split: str) -> CocoSplit:
+    if fmt == "imaterialist":
+        return load_coco_split(*imaterialist_coco(data / split))
+    return load_coco_split(*find_coco_split(data, split))
 
 
 def main() -> None:
@@ -41,13 +67,15 @@ def main() -> None:
     parser.add_argument("--val", type=int, default=150)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument(
+        "--format", choices=("fashionpedia", "imaterialist"), default="fashionpedia"
+    )
     parser.add_argument("overrides", nargs="*", help="config overrides key=value")
     args = parser.parse_args()
 
     data = args.data or args.out / "data"
-    if not (data / "instances_attributes_val2020.json").is_file():
-        generate_fashionpedia(data, args.train, args.val, args.seed)
-    train_split = load_coco_split(*find_coco_split(data, "train"))
+    data_overrides = prepare_data(data, args.format, args.train, args.val, args.seed)
+    train_split = load_split(data, args.format, "train")
     run = args.out / "run"
     train_s = None
     if not (run / "model_final.pt").exists():
@@ -55,7 +83,7 @@ def main() -> None:
         cfg = load_config(
             "match_rcnn_tiny",
             [
-                "data.format=fashionpedia", f"data.root={data}", "data.val_split=val",
+                *(f"{k}={v}" for k, v in data_overrides.items()),
                 "model.landmarks=false", "model.matching=false",
                 f"model.num_classes={train_split.num_classes + 1}",
                 f"model.num_attributes={train_split.num_attributes}",
@@ -70,7 +98,7 @@ def main() -> None:
     start = time.perf_counter()
     cpu = torch.device("cpu")
     model, _ = load_network(run / "model_final.pt", cpu)
-    val = load_coco_split(*find_coco_split(data, "val"))
+    val = load_split(data, args.format, "val")
     evaluator = CocoJsonEvaluator(val)
     metrics = inference_on_dataset(model, val.image_dir, val.records, [evaluator], device=cpu)
     assert metrics is not None
