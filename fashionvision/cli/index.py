@@ -33,9 +33,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument("--backend", choices=("faiss", "qdrant"), default="faiss")
     build.add_argument(
         "--kind",
-        choices=("flat", "ivfpq", "hnsw"),
+        choices=("flat", "ivfflat", "ivfpq", "hnsw"),
         default="flat",
-        help="faiss index: flat (exact, default), ivfpq or hnsw (approximate, large catalogues)",
+        help="faiss index: flat (exact, default), ivfflat, ivfpq or hnsw (approximate, large "
+        "catalogues)",
     )
     build.add_argument(
         "--ranking",
@@ -57,9 +58,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="a vector-store setting, repeatable: nlist, m, nbits, nprobe, rerank (ivfpq); M, "
-        "ef_search, ef_construction (hnsw); shard_number, replication_factor, on_disk, hnsw_ef "
-        "(qdrant)",
+        help="a vector-store setting, repeatable: nlist, nprobe, rerank (ivfflat); nlist, m, "
+        "nbits, nprobe, rerank (ivfpq); M, ef_search, ef_construction (hnsw); shard_number, "
+        "replication_factor, on_disk, hnsw_ef (qdrant)",
     )
     _model_options(build)
     build.set_defaults(func=run_build)

@@ -184,7 +184,7 @@ class GalleryIndex:
         and style taken from the annotated garment it overlaps best, IoU >= 0.5).  `out` absent
         or empty starts a new index; `out` holding an index of the same source and settings
         resumes it (images already embedded are skipped).  `backend`: ``faiss`` (`kind`
-        ``flat``, ``ivfpq`` or ``hnsw``) or ``qdrant``; `store_options` go to the store
+        ``flat``, ``ivfflat``, ``ivfpq`` or ``hnsw``) or ``qdrant``; `store_options` go to the store
         (`FaissStore` / `QdrantStore`).  `ranking`: ``similarity`` or ``distance``.
         """
         out, root = Path(out), Path(source).resolve()

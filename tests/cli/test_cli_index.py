@@ -142,3 +142,15 @@ def test_qdrant_backend_from_the_command_line(setup, main, tmp_path, capsys):
     assert main(["index", "info", str(out), "--json", "--device", "cpu"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["backend"] == "qdrant" and info["store_options"]["collection"] == "shop"
+
+
+def test_ivfflat_kind_from_the_command_line(setup, main, tmp_path, capsys):
+    root, checkpoint, split = setup
+    out = tmp_path / "ivf"
+    argv = ["index", "build", "--weights", str(checkpoint), str(split), "--out", str(out),
+            "--kind", "ivfflat", "--store-option", "nlist=4", *FAST]  # fmt: skip
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main(["index", "info", str(out), "--json", "--device", "cpu"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["store_options"]["kind"] == "ivfflat" and info["store_options"]["nlist"] == 4
