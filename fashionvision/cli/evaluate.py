@@ -13,7 +13,9 @@ Two forms:
   and per type), landmark normalized error, In-shop or consumer-to-shop retrieval top-k, beside
   FashionNet's published numbers (`fashionvision.engine.fashionnet`).
 * ``fashionvision evaluate --gt GT.json --results RES.json --task bbox|segm|landmarks`` scores a
-  COCO results file (ours or the official per-task files, rows with or without ``bbox``).
+  COCO results file (ours or the official per-task files, rows with or without ``bbox``);
+  ``--task attributes`` scores a Fashionpedia results file (masks + ``attribute_ids``) against a
+  Fashionpedia ground truth: AP over IoU and attribute F1, the 10 x 10 grid, and IoU alone.
 
 ``--subsets`` adds the paper's scale/occlusion/zoom_in/viewpoint table, ``--per-category`` one row
 per category (``--compare deepfashion2|FILE`` beside published rows); ``--json OUT.json``
@@ -35,6 +37,8 @@ from fashionvision.cli.options import (
     output_file,
 )
 from fashionvision.evaluation.coco_eval import TASKS
+
+ATTRIBUTES_TASK = "attributes"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -78,7 +82,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="RES.json",
         help="COCO results list (bbox xywh, segmentation RLE, 882 keypoints)",
     )
-    files.add_argument("--task", choices=TASKS)
+    files.add_argument(
+        "--task",
+        choices=(*TASKS, ATTRIBUTES_TASK),
+        help="attributes: Fashionpedia's AP over mask IoU and attribute F1 (GT with attributes)",
+    )
     parser.add_argument(
         "--subsets",
         action="store_true",
@@ -237,7 +245,29 @@ def _run_coco(
     return 0
 
 
+def run_attributes_file(args: argparse.Namespace) -> int:
+    """``--task attributes``: the Fashionpedia metric of a results file."""
+    from fashionvision.evaluation.fashionpedia_eval import evaluate_fashionpedia
+    from fashionvision.evaluation.tables import format_parsing_report
+    from fashionvision.io_utils import write_json
+
+    if args.subsets:
+        args.parser.error("--subsets is for DeepFashion2 ground truth, not --task attributes")
+    result = evaluate_fashionpedia(args.gt, args.results, "segm", per_category=args.per_category)
+    metrics: dict = {"attributes": result}
+    if "per_category" in result:  # mask AP (IoU alone) per category beside AP over IoU and F1
+        rows = {name: r["iou"] for name, r in result["per_category"].items()}
+        metrics["segm"] = {**result["iou"], "per_category": rows}
+    print(format_parsing_report(metrics, per_category=args.per_category))
+    if args.json:
+        write_json(args.json, {"task": ATTRIBUTES_TASK, **result}, indent=2)
+        print(f"\nwrote {args.json}")
+    return 0
+
+
 def run_results_file(args: argparse.Namespace) -> int:
+    if args.task == ATTRIBUTES_TASK:
+        return run_attributes_file(args)
     from fashionvision.evaluation.coco_eval import evaluate_coco, stat_keys
     from fashionvision.evaluation.tables import (
         format_overall,

@@ -202,7 +202,7 @@ def format_per_category_comparison(
     IoU and attribute F1 (each where scored per category), then each published method's box AP
     ('' where it gives none).  With no `published` method it is our per-category table."""
     columns = _ap_columns(metrics)
-    names = list(metrics["bbox"]["per_category"])
+    names = [name for name in columns[0][1] if name != "overall"] if columns else []
     header = ["category", *(title for title, _ in columns), *published]
     rows = []
     for name in [*names, "overall"]:
@@ -233,6 +233,6 @@ def format_parsing_report(metrics: Mapping[str, Any], per_category: bool = False
             rows.append(["AP_grid (10 x 10)", _fmt(float(attributes["AP_grid"])), "", ""])
         if rows:
             parts.append(_grid(["Fashionpedia AP", "AP", "AP50", "AP75"], rows))
-    if per_category and "per_category" in metrics.get("bbox", {}):
+    if per_category and _ap_columns(metrics):
         parts.append("AP by category\n" + format_per_category_comparison(metrics, {}))
     return "\n\n".join(parts)

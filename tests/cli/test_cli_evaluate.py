@@ -108,3 +108,53 @@ def test_input_errors(files, tmp_path: Path) -> None:
     short.write_text(json.dumps([dict(results[0], keypoints=[1.0, 2.0, 1.0])]))
     with pytest.raises(FashionVisionError, match=r"short.json.*keypoints"):
         _run(["evaluate", "--gt", str(gt_path), "--task", "landmarks", "--results", str(short)])
+
+
+def test_task_attributes_scores_a_fashionpedia_results_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pycocotools import mask as mask_utils
+
+    from fashionvision.data.synthetic_parsing import annotation_file, generate_fashionpedia
+    from fashionvision.evaluation.fashionpedia_eval import evaluate_fashionpedia
+
+    generate_fashionpedia(tmp_path, 0, 6, seed=3, size=64)
+    gt_path = tmp_path / annotation_file("val")
+    gt = json.loads(gt_path.read_text())
+    sizes = {im["id"]: (im["height"], im["width"]) for im in gt["images"]}
+
+    def rle(segmentation: list | dict, image_id: int) -> dict:  # results carry RLE masks
+        h, w = sizes[image_id]
+        if isinstance(segmentation, list):
+            segmentation = mask_utils.merge(mask_utils.frPyObjects(segmentation, h, w))
+        elif isinstance(segmentation["counts"], list):
+            segmentation = mask_utils.frPyObjects(segmentation, h, w)
+        counts = segmentation["counts"]
+        return {"size": [h, w], "counts": counts.decode() if isinstance(counts, bytes) else counts}
+
+    rows = [
+        {"image_id": a["image_id"], "category_id": a["category_id"], "score": 1.0,
+         "segmentation": rle(a["segmentation"], a["image_id"]), "attribute_ids": a["attribute_ids"]}
+        for a in gt["annotations"]
+    ]  # fmt: skip
+    assert any(r["attribute_ids"] for r in rows)
+    for r in rows:  # the masks stay right, the attributes go wrong
+        r["attribute_ids"] = [] if r["attribute_ids"] else [gt["attributes"][0]["id"]]
+    res_path = tmp_path / "res.json"
+    res_path.write_text(json.dumps(rows))
+    out_json = tmp_path / "attributes.json"
+    argv = ["evaluate", "--gt", str(gt_path), "--results", str(res_path), "--task", "attributes",
+            "--per-category", "--json", str(out_json)]  # fmt: skip
+    assert _run(argv) == 0
+    printed = capsys.readouterr().out
+    written = json.loads(out_json.read_text())
+    expected = evaluate_fashionpedia(gt_path, rows, "segm", per_category=True)
+    assert written["task"] == "attributes"
+    assert written["iou"]["AP"] == pytest.approx(1.0)  # polygons rasterised as the GT's
+    assert written["iou+f1"]["AP"] == pytest.approx(expected["iou+f1"]["AP"], abs=1e-12)
+    assert written["iou+f1"]["AP"] < 0.5
+    assert "Fashionpedia AP" in printed and "AP by category" in printed
+    name = gt["categories"][0]["name"]
+    assert any(line.startswith(name) for line in printed.splitlines())
+    with pytest.raises(SystemExit):
+        _run([*argv[:7], "--subsets"])
