@@ -435,11 +435,11 @@ class DemoSettings:
     `threads`: torch's CPU thread count; None = the cores this process may run on
     (``os.sched_getaffinity``), at most `MAX_DEMO_THREADS`."""
 
-    train_images: int = 400
+    train_images: int = 800
     val_images: int = 100
     seed: int = 0
     image_size: int = 256
-    epochs: int = 5
+    epochs: int = 6
     config: str = "match_rcnn_tiny"
     overrides: tuple[str, ...] = ()
     threads: int | None = None
