@@ -84,7 +84,8 @@ class FashionNetConfig:
     """Architecture of FashionNet (``arch: fashionnet``): keyword arguments of
     ``fashionvision.models.fashionnet.build_fashionnet``.
 
-    `backbone`: ``vgg16`` / ``vgg16_bn`` (the paper), ``resnet50``, or ``tiny`` (a small VGG-like
+    `backbone`: ``vgg16`` / ``vgg16_bn`` (the paper), ``resnet50``, ``se_resnet50`` /
+    ``se_resnet101`` (squeeze-and-excitation), or ``tiny`` (a small VGG-like
     net of base `width` with `norm`, for CPU runs).  `weights` as for Match R-CNN (a torchvision
     weights name or a local file; None = from scratch).  Images are cropped to their box and
     resized to `input_size` squared.

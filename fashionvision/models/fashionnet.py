@@ -13,9 +13,11 @@ Layout (trunk stride s: 8 for VGG and "tiny", 16 for ResNet-50)::
 
 * Backbones: ``vgg16`` / ``vgg16_bn`` (the paper's): trunk = torchvision's ``features`` up to
   conv4_3's ReLU, each conv5 = pool4 + conv5_1..3 + pool5 (deep copies of the same block, so
-  ImageNet weights reach both); ``resnet50``: trunk = conv1..layer3, each conv5 = a copy of
-  layer4; ``tiny``: a small VGG of 4 stages (2 x conv3x3 + norm + ReLU, widths width x (1, 2, 4,
-  8), max-pool between; stride 8) and a conv5 of pool + 2 convs (8 width) + pool.
+  ImageNet weights reach both); ``resnet50`` (and ``se_resnet50`` / ``se_resnet101``, the
+  squeeze-and-excitation variants of `fashionvision.models.se_resnet`, no torchvision weights):
+  trunk = conv1..layer3, each conv5 = a copy of layer4; ``tiny``: a small VGG of 4 stages
+  (2 x conv3x3 + norm + ReLU, widths width x (1, 2, 4, 8), max-pool between; stride 8) and a
+  conv5 of pool + 2 convs (8 width) + pool.
 * Grid pooling: the conv5 maps are adaptively average-pooled to a fixed grid before the fcs, so any
   input size works: 7 x 7 for VGG (torchvision's own; identity at 224 px, where pool5 is 7 x 7),
   3 x 3 for ResNet-50 (7 x 7 x 2048 inputs would make each fc6 411 M parameters; 3 x 3 keeps the
@@ -45,6 +47,7 @@ formulas.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -57,8 +60,9 @@ from torchvision.models.vgg import cfgs, make_layers
 from fashionvision.errors import FashionVisionError
 from fashionvision.models.backbones import norm_layer_for, resolve_weight_name
 from fashionvision.models.landmark_pooling import landmark_pool
+from fashionvision.models.se_resnet import se_resnet50, se_resnet101
 
-FashionNetBackbone = Literal["vgg16", "vgg16_bn", "resnet50", "tiny"]
+FashionNetBackbone = Literal["vgg16", "vgg16_bn", "resnet50", "se_resnet50", "se_resnet101", "tiny"]
 PoolFrom = Literal["predicted", "gt"]
 
 # backbone -> (trunk stride, side of the grid the conv5 maps are pooled to before the fcs)
@@ -66,9 +70,21 @@ _GEOMETRY: dict[str, tuple[int, int]] = {
     "vgg16": (8, 7),
     "vgg16_bn": (8, 7),
     "resnet50": (16, 3),
+    "se_resnet50": (16, 3),
+    "se_resnet101": (16, 3),
     "tiny": (8, 2),
 }
-_NORMS: dict[str, tuple[str, ...]] = {"tiny": ("bn", "gn"), "resnet50": ("bn", "frozen_bn", "gn")}
+# The ResNet-style trunks (conv1..layer3 shared, layer4 as conv5) and their constructors.
+_RESNETS: dict[str, Callable[..., torchvision.models.ResNet]] = {
+    "resnet50": torchvision.models.resnet50,
+    "se_resnet50": se_resnet50,
+    "se_resnet101": se_resnet101,
+}
+_RESNET_NORMS = ("bn", "frozen_bn", "gn")
+_NORMS: dict[str, tuple[str, ...]] = {
+    "tiny": ("bn", "gn"),
+    **dict.fromkeys(_RESNETS, _RESNET_NORMS),
+}
 NUM_VISIBILITY_STATES = 3  # 0 visible, 1 occluded, 2 cut off (DeepFashion's landmark states)
 # Attribute frequencies are clamped to [f, 1 - f] before weighting: the weights stay <= 1 / (2 f).
 MIN_ATTRIBUTE_FREQUENCY = 0.01
@@ -416,10 +432,12 @@ def _vgg_parts(name: str, weights: str | None) -> tuple[nn.Module, nn.Module, in
     return features[:pool4], features[pool4:], 512, 512
 
 
-def _resnet50_parts(norm: str, weights: str | None) -> tuple[nn.Module, nn.Module, int, int]:
-    net = torchvision.models.resnet50(weights=None, norm_layer=norm_layer_for(norm))
+def _resnet_parts(
+    name: str, norm: str, weights: str | None
+) -> tuple[nn.Module, nn.Module, int, int]:
+    net = _RESNETS[name](norm_layer=norm_layer_for(norm))  # random init; weights loaded below
     if weights is not None:
-        _load_weights(net, weights, "resnet50", "", "fc.")
+        _load_weights(net, weights, name, "", "fc.")
     trunk = nn.Sequential(
         net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2, net.layer3
     )
@@ -472,13 +490,15 @@ def build_fashionnet(
     50 categories, 1000 attributes).
 
     Args:
-        backbone: "vgg16" | "vgg16_bn" | "resnet50" | "tiny" (see the module docstring).
+        backbone: "vgg16" | "vgg16_bn" | "resnet50" | "se_resnet50" | "se_resnet101" | "tiny"
+            (see the module docstring).
         weights: None (random init; nothing is downloaded), a torchvision weight name of the
             backbone (``"IMAGENET1K_V1"``, ``"DEFAULT"``, ``"VGG16_Weights.IMAGENET1K_V1"``;
             downloaded by torchvision on first use) or a local state-dict file of the torchvision
             model (its classifier keys may be absent).  Loaded into the trunk and both conv5
-            copies; the fc layers start random.  "tiny" has no pretrained weights.
-        norm: normalisation of "tiny" ("bn" | "gn") and "resnet50" ("bn" | "frozen_bn" | "gn");
+            copies; the fc layers start random.  "tiny" has no pretrained weights, the SE-ResNets
+            none from torchvision (a local file only).
+        norm: normalisation of "tiny" ("bn" | "gn") and the ResNets ("bn" | "frozen_bn" | "gn");
             VGG fixes its own (none / BN) and ignores it.
         width: base width of "tiny" only (stages of width x 1, 2, 4, 8 channels).
         num_categories, num_attributes, num_landmarks: output sizes.
@@ -520,8 +540,8 @@ def build_fashionnet(
                 "model.weights: the tiny backbone has no pretrained weights (load a checkpoint)"
             )
         parts = _tiny_parts(norm, width)
-    elif backbone == "resnet50":
-        parts = _resnet50_parts(norm, weights)
+    elif backbone in _RESNETS:
+        parts = _resnet_parts(backbone, norm, weights)
     else:
         parts = _vgg_parts(backbone, weights)
     stride, grid = _GEOMETRY[backbone]

@@ -399,3 +399,21 @@ def test_tiny_overfits_a_fixed_batch() -> None:
         out = model(images)
     assert torch.equal(out["category_logits"].argmax(1), targets["category"])
     torch.testing.assert_close(out["embedding"].norm(dim=1), torch.ones(8))
+
+
+@pytest.mark.parametrize("name", ["se_resnet50", "se_resnet101"])
+def test_se_resnet_trunks_are_the_se_networks_split_like_resnet50(name: str) -> None:
+    from fashionvision.models import se_resnet
+
+    with torch.device("meta"):
+        reference = getattr(se_resnet, name)()
+        net = build_fashionnet(name)
+    layer4 = sum(p.numel() for p in reference.layer4.parameters())
+    fc = sum(p.numel() for p in reference.fc.parameters())
+    assert sum(p.numel() for p in net.conv5_pose.parameters()) == layer4
+    assert sum(p.numel() for p in net.trunk.parameters()) == (
+        sum(p.numel() for p in reference.parameters()) - layer4 - fc
+    )
+    assert any(n.endswith(".se.fc1.weight") for n, _ in net.trunk.named_parameters())
+    with pytest.raises(FashionVisionError, match="no ImageNet weights"):
+        build_fashionnet(name, weights="IMAGENET1K_V1")
