@@ -82,6 +82,15 @@ plain NumPy baseline then sorts 1M scores per query, ~1.5 min of the run; a few 
         --kinds ivfflat hnsw --ivfflat-nlist 4096 --nprobe 16 32 64 128 --hnsw-m 32 \
         --ef-search 80 160 320 --qdrant-items 0 --json index_search_1m_distance.json
 
+The same embeddings under the similarity ranking (its weights have both signs: an inverted file
+must probe ~6-8 % of its lists, a graph stays below recall 0.95):
+
+    python benchmarks/bench_index_search.py --weights /tmp/bench9b/run/model_final.pt \
+        --split /tmp/fv_synth12k/train --jitter-per-box 4 --jitter 0.5 \
+        --random-boxes-per-image 78 --ranking similarity --sizes 1000000 --cache /tmp/b10/emb \
+        --kinds ivfflat hnsw --ivfflat-nlist 4096 --nprobe 256 320 --hnsw-m 32 \
+        --ef-search 640 --qdrant-items 0 --json index_search_1m_similarity.json
+
 Tiny check (half a minute): ``python benchmarks/bench_index_search.py --sizes 5000 --dims 64
 --queries 200 --qdrant-items 2000 --garment-repeats 50``.
 """
