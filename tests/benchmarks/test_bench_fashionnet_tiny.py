@@ -1,0 +1,46 @@
+"""benchmarks/bench_fashionnet_tiny.py end to end at toy size: data, training, the held-out
+metrics and, with --eval-train, the training split scored by the same pipeline."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_fashionnet_tiny.py"
+# the tiny preset shrunk so that the run takes seconds
+SMALL = [
+    "fashionnet.width=8", "fashionnet.input_size=32", "fashionnet.fc_dim=32",
+    "fashionnet.local_dim=16", "fashionnet.embedding_dim=8", "solver.batch_size=4",
+    "solver.warmup_iters=2", "train.log_every=1",
+    "stages=[{epochs: 1, pool_from: gt, category: 0.1, landmark: 10.0}, {epochs: 1}]",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_fashionnet_tiny", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_eval_train_scores_the_training_split_beside_the_held_out_one(
+    bench, tmp_path, monkeypatch, capsys
+):
+    argv = ["bench", "--out", str(tmp_path), "--category", "8", "--inshop", "6", "--val", "4"]
+    monkeypatch.setattr(sys, "argv", [*argv, "--epochs", "2", "--eval-train", *SMALL])
+    bench.main()
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    seen = metrics["train_split"]
+    assert seen["category"]["num_images"] == 8  # the Category training images, not the held-out 4
+    assert metrics["category"]["num_images"] == 4
+    for section, key in (("category", "top3"), ("attributes", "top5")):
+        assert 0.0 <= seen[section][key] <= 1.0
+    assert seen["landmarks"]["NE"] > 0
+    out = capsys.readouterr().out
+    assert "training vs held-out" in out and "category.top3" in out
+    assert metrics["train_s"] > 0
