@@ -3,14 +3,12 @@ metrics and, with --eval-train, the training split scored by the same pipeline."
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
-from pathlib import Path
 
 import pytest
+from conftest import load_benchmark
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_fashionnet_tiny.py"
 # the tiny preset shrunk so that the run takes seconds
 SMALL = [
     "fashionnet.width=8", "fashionnet.input_size=32", "fashionnet.fc_dim=32",
@@ -22,10 +20,7 @@ SMALL = [
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_fashionnet_tiny", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("bench_fashionnet_tiny")
 
 
 def test_eval_train_scores_the_training_split_beside_the_held_out_one(
