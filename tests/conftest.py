@@ -19,6 +19,14 @@ SMALL_MODEL: list[str] = [
     "model.box_detections_per_img=5",
 ]  # fmt: skip
 
+# fashionnet_tiny shrunk so that an iteration takes well under a second
+SMALL_FASHIONNET: list[str] = [
+    "fashionnet.width=8", "fashionnet.input_size=32", "fashionnet.fc_dim=32",
+    "fashionnet.local_dim=16", "fashionnet.embedding_dim=8", "solver.batch_size=4",
+    "solver.warmup_iters=2", "train.progress=false", "train.log_every=1", "train.eval_every=0",
+    "stages=[{epochs: 1, pool_from: gt, category: 0.1, landmark: 10.0}, {epochs: 2}]",
+]  # fmt: skip
+
 SMALL_TRAINING: list[str] = [
     *SMALL_MODEL,
     "model.rpn_pre_nms_top_n_train=100", "model.rpn_post_nms_top_n_train=50",

@@ -7,15 +7,7 @@ import json
 import sys
 
 import pytest
-from conftest import load_benchmark
-
-# the tiny preset shrunk so that the run takes seconds
-SMALL = [
-    "fashionnet.width=8", "fashionnet.input_size=32", "fashionnet.fc_dim=32",
-    "fashionnet.local_dim=16", "fashionnet.embedding_dim=8", "solver.batch_size=4",
-    "solver.warmup_iters=2", "train.log_every=1",
-    "stages=[{epochs: 1, pool_from: gt, category: 0.1, landmark: 10.0}, {epochs: 1}]",
-]  # fmt: skip
+from conftest import SMALL_FASHIONNET, load_benchmark
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +19,7 @@ def test_eval_train_scores_the_training_split_beside_the_held_out_one(
     bench, tmp_path, monkeypatch, capsys
 ):
     argv = ["bench", "--out", str(tmp_path), "--category", "8", "--inshop", "6", "--val", "4"]
-    monkeypatch.setattr(sys, "argv", [*argv, "--epochs", "2", "--eval-train", *SMALL])
+    monkeypatch.setattr(sys, "argv", [*argv, "--epochs", "2", "--eval-train", *SMALL_FASHIONNET])
     bench.main()
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     seen = metrics["train_split"]

@@ -7,6 +7,7 @@ import json
 
 import pytest
 import torch
+from conftest import SMALL_FASHIONNET as SMALL
 
 from fashionvision.cli import main
 from fashionvision.config import FashionNetStage, load_config
@@ -21,14 +22,6 @@ from fashionvision.engine.fashionnet import (
 from fashionvision.engine.inference import load_network, model_from_checkpoint
 from fashionvision.engine.trainer import Trainer
 from fashionvision.errors import ConfigError
-
-# the tiny preset shrunk so that an iteration takes well under a second
-SMALL = [
-    "fashionnet.width=8", "fashionnet.input_size=32", "fashionnet.fc_dim=32",
-    "fashionnet.local_dim=16", "fashionnet.embedding_dim=8", "solver.batch_size=4",
-    "solver.warmup_iters=2", "train.progress=false", "train.log_every=1", "train.eval_every=0",
-    "stages=[{epochs: 1, pool_from: gt, category: 0.1, landmark: 10.0}, {epochs: 2}]",
-]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
