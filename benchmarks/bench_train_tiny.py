@@ -7,6 +7,8 @@ evaluate all four tasks on its validation split (the evaluation pipeline of
 It also writes the error analysis of `fashionvision analyze` to `--out/analysis/` and prints its
 tables.  Steps that already have their output in `--out` are skipped (data/, run/model_final.pt),
 so the evaluation can be re-run on a finished training.  Writes `--out/metrics.json`.
+`--eval-train` also scores the training split with the same pipeline: the generalisation gap
+(a model that scores low on its own training images underfits; more steps, not regularisation).
 """
 
 from __future__ import annotations
@@ -46,6 +48,11 @@ def main() -> None:
     parser.add_argument(
         "--categories", default=None, help="category mix of the data: deepfashion2 (skewed) | FILE"
     )
+    parser.add_argument(
+        "--eval-train",
+        action="store_true",
+        help="also score the training split: the generalisation gap beside the held-out numbers",
+    )
     parser.add_argument("overrides", nargs="*", help="config overrides key=value")
     args = parser.parse_args()
 
@@ -78,6 +85,11 @@ def main() -> None:
     # where the AP goes (the same analysis as `fashionvision analyze`)
     analysis = {"metrics": metrics, **analyze_detections(coco.records, coco.detections)}
     write_analysis(analysis, args.out / "analysis")
+    if args.eval_train:
+        seen, _, _ = evaluate_checkpoint(run / "model_final.pt", data / "train", device=cpu)
+        assert seen is not None
+        metrics["train_split"] = {task: seen.get(task, {}) for (task, _), _ in TARGETS}
+        metrics["train_split"]["num_images"] = seen["num_images"]
     if train_s is not None:
         metrics["train_s"] = round(train_s, 1)
     write_json(args.out / "metrics.json", metrics, indent=2)
@@ -89,6 +101,13 @@ def main() -> None:
     for (task, key), target in TARGETS:
         value = metrics.get(task, {}).get(key, float("nan"))
         print(f"{task + '.' + key:<18}{value:>10.3f}{target:>10.2f}{value / target:>8.2f}")
+    if "train_split" in metrics:
+        seen = metrics["train_split"]
+        print(f"\n{'training vs held-out':<22}{'train':>8}{'val':>8}")
+        for (task, key), _ in TARGETS:
+            train_value = seen.get(task, {}).get(key, float("nan"))
+            held_out = metrics.get(task, {}).get(key, float("nan"))
+            print(f"{task + '.' + key:<22}{train_value:>8.3f}{held_out:>8.3f}")
     print(f"train {metrics.get('train_s', 'n/a')} s, evaluation {metrics['eval_s']} s")
     print(json.dumps({"metrics_file": str(args.out / "metrics.json")}))
 
