@@ -45,6 +45,9 @@ class ModelConfig:
     attribute-aware Mask R-CNN, for iMaterialist/Fashionpedia-style data); 0 = no attribute head.
     `num_classes` counts the background: 14 = the 13 DeepFashion2 categories + 1; other data sets
     (``data.format: coco``...) set their categories + 1.
+    `roi_align`: ``torchvision`` (its RoIAlign kernel everywhere) or ``sparse`` (on the CPU, the
+    RoIAlign of all FPN levels as one sparse-matrix product: the same numbers up to float
+    rounding, a faster training step; CUDA keeps torchvision's kernel).
     """
 
     backbone: str = "resnet50"
@@ -72,6 +75,7 @@ class ModelConfig:
     pair_neg_ratio: int = 3
     stream_roi_size: int = 14
     stream_detections_per_img: int | None = None
+    roi_align: Literal["torchvision", "sparse"] = "torchvision"
     masks: bool = True
     landmarks: bool = True
     matching: bool = True

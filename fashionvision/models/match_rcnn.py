@@ -20,7 +20,7 @@ state-dict keys, same outputs).  The model follows torchvision's detection conve
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
@@ -41,6 +41,7 @@ from fashionvision.models.backbones import build_backbone
 from fashionvision.models.landmark_head import LandmarkHead
 from fashionvision.models.matching_head import MatchingHead, PairSimilarity
 from fashionvision.models.roi_heads import AttributeHead, MatchRoIHeads
+from fashionvision.models.sparse_roi_align import SparseMultiScaleRoIAlign
 
 _FEATURE_NAMES = ["0", "1", "2", "3"]
 # torchvision's FasterRCNN/MaskRCNN defaults; any of them can be overridden through the builder.
@@ -141,6 +142,18 @@ def _build_rpn(
     )
 
 
+RoIAlignKind = Literal["torchvision", "sparse"]
+ROI_ALIGN_KINDS: tuple[str, ...] = ("torchvision", "sparse")
+
+
+def roi_pooler(output_size: int, kind: RoIAlignKind) -> MultiScaleRoIAlign:
+    """The FPN RoIAlign of a head (sampling ratio 2, as torchvision's Mask R-CNN): ``torchvision``
+    its kernel; ``sparse`` the same pooling as one sparse-matrix product on the CPU
+    (`SparseMultiScaleRoIAlign`, a faster training step there; torchvision's kernel on CUDA)."""
+    cls = SparseMultiScaleRoIAlign if kind == "sparse" else MultiScaleRoIAlign
+    return cls(_FEATURE_NAMES, output_size=output_size, sampling_ratio=2)
+
+
 def _stream_modules(
     channels: int,
     landmarks: bool,
@@ -150,6 +163,7 @@ def _stream_modules(
     matching_width: int,
     matching_dim: int,
     stream_roi_size: int,
+    roi_align: RoIAlignKind,
 ) -> dict[str, nn.Module | None]:
     """The landmark/matching stream modules for MatchRoIHeads (None when switched off)."""
     streams: dict[str, nn.Module | None] = {
@@ -159,9 +173,7 @@ def _stream_modules(
         "similarity": None,
     }
     if landmarks or matching:
-        streams["stream_roi_pool"] = MultiScaleRoIAlign(
-            _FEATURE_NAMES, output_size=stream_roi_size, sampling_ratio=2
-        )
+        streams["stream_roi_pool"] = roi_pooler(stream_roi_size, roi_align)
     if landmarks:
         streams["landmark_head"] = LandmarkHead(channels, landmark_width, landmark_convs)
     if matching:
@@ -195,6 +207,7 @@ def build_match_rcnn(
     stream_detections_per_img: int | None = None,
     stream_roi_size: int = 14,
     num_attributes: int = 0,
+    roi_align: RoIAlignKind = "torchvision",
     **torchvision_kwargs: Any,
 ) -> MatchRCNN:
     """Build Match R-CNN; `num_classes` counts the background (13 garments + 1).
@@ -222,7 +235,11 @@ def build_match_rcnn(
         )
     opts = {**TORCHVISION_DEFAULTS, **torchvision_kwargs}
     body = build_backbone(backbone, norm, fpn_channels, trainable_layers, weights, backbone_width)  # type: ignore[arg-type]
-    box_pool = MultiScaleRoIAlign(_FEATURE_NAMES, output_size=7, sampling_ratio=2)
+    if roi_align not in ROI_ALIGN_KINDS:
+        raise FashionVisionError(
+            f"model.roi_align: expected one of {list(ROI_ALIGN_KINDS)}, got {roi_align!r}"
+        )
+    box_pool = roi_pooler(7, roi_align)
     mask_parts: dict[str, nn.Module | None] = {
         "mask_roi_pool": None,
         "mask_head": None,
@@ -230,7 +247,7 @@ def build_match_rcnn(
     }
     if masks:
         mask_parts = {
-            "mask_roi_pool": MultiScaleRoIAlign(_FEATURE_NAMES, output_size=14, sampling_ratio=2),
+            "mask_roi_pool": roi_pooler(14, roi_align),
             "mask_head": MaskRCNNHeads(fpn_channels, [mask_head_width] * 4, 1),
             "mask_predictor": MaskRCNNPredictor(mask_head_width, mask_head_width, num_classes),
         }
@@ -256,6 +273,7 @@ def build_match_rcnn(
             matching_width,
             matching_dim,
             stream_roi_size,
+            roi_align,
         ),
         pair_neg_ratio=pair_neg_ratio,
         stream_detections_per_img=stream_detections_per_img,
