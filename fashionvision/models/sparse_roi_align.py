@@ -1,8 +1,7 @@
 """RoIAlign over FPN levels as one sparse-matrix product, for training on the CPU.
 
-torchvision's CPU RoIAlign walks the output one element at a time on one thread, recomputing the
-bilinear weights for every channel, and its backward scatters into the feature map the same way:
-together a quarter of a tiny Match R-CNN training step on 2 cores (benchmarks/RESULTS.md).  But
+torchvision's CPU RoIAlign, forward and backward, took about a quarter of a tiny Match R-CNN
+training step on 2 cores (benchmarks/RESULTS.md).  But
 bilinear sampling on a fixed grid is linear in the features, with weights that depend on the
 boxes only: pooled = M @ F, where F stacks every FPN level channels-last ([sum of N*H*W, C]) and
 M is a sparse matrix with sampling_ratio² x 4 weights per output cell.  Built once per call as
