@@ -440,7 +440,7 @@ class DemoSettings:
     `threads`: torch's CPU thread count; None = the cores this process may run on
     (``os.sched_getaffinity``), at most `MAX_DEMO_THREADS`."""
 
-    train_images: int = 800
+    train_images: int = 1600
     val_images: int = 100
     seed: int = 0
     image_size: int = 256
