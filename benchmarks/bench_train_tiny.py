@@ -108,6 +108,14 @@ def main() -> None:
             train_value = seen.get(task, {}).get(key, float("nan"))
             held_out = metrics.get(task, {}).get(key, float("nan"))
             print(f"{task + '.' + key:<22}{train_value:>8.3f}{held_out:>8.3f}")
+        train_gallery = seen.get("retrieval", {}).get("gallery_size")
+        if train_gallery is not None:
+            # top-k over a larger gallery is a harder task: the two columns are not comparable
+            held_out_gallery = metrics.get("retrieval", {}).get("gallery_size")
+            print(
+                f"(retrieval ranks against each split's own gallery: {train_gallery} training vs "
+                f"{held_out_gallery} held-out items)"
+            )
     print(f"train {metrics.get('train_s', 'n/a')} s, evaluation {metrics['eval_s']} s")
     print(json.dumps({"metrics_file": str(args.out / "metrics.json")}))
 

@@ -539,8 +539,10 @@ def report_html(
     parts += [
         "<h2>Predictions on validation images</h2>",
         f"<p><b>Score threshold {thr:.2f}</b>: each picture shows the detections scoring at "
-        f"least {thr:.2f} (the best {shown.get('per_image', 4)} per image), in the colour of "
-        "their category: box, category name and score, shaded mask, and the landmark dots "
+        f"least {thr:.2f} (the best {shown.get('per_image', 4)} per image; where a lower-scoring "
+        f"box of another category lies on the same garment, box IoU ≥ {DISPLAY_OVERLAP_IOU}, "
+        "only the better one is drawn), in the colour of their category: box, category name "
+        "and score, shaded mask, and the landmark dots "
         f"whose own score reaches {DISPLAY_LANDMARK_THRESHOLD:.1f}. "
         f"{shown.get('with_detections', 0)} of the {shown.get('images', 0)} pictures have a "
         f"detection at this threshold ({shown.get('split_with_detections', 0)} of "
@@ -735,6 +737,22 @@ def _spread(items: Sequence[Any], k: int) -> list[Any]:
     return [items[i * len(items) // k] for i in range(k)]
 
 
+# The detector scores every category per box, so one garment often carries a second, lower
+# box of a neighbouring category; drawn together they hide the first. Display only: the
+# metrics keep every detection.
+DISPLAY_OVERLAP_IOU = 0.7
+
+
+def _covers(kept: Sequence[Detection], det: Detection) -> bool:
+    """Whether a better detection already drawn lies on `det`'s garment (box IoU >= 0.7)."""
+    if not kept:
+        return False
+    boxes = np.asarray([k.bbox for k in kept], float)
+    return bool(
+        (box_iou_pairwise(np.asarray(det.bbox, float)[None], boxes) >= DISPLAY_OVERLAP_IOU).any()
+    )
+
+
 def prediction_grid(
     split_dir: Path,
     records: Sequence[ImageAnnotation],
@@ -743,7 +761,8 @@ def prediction_grid(
     score_threshold: float = DISPLAY_SCORE_THRESHOLD,
     per_image: int = 4,
 ) -> tuple[Image.Image, dict[str, Any]]:
-    """Detections scoring >= `score_threshold` (at most `per_image`, best first) drawn on
+    """Detections scoring >= `score_threshold` (at most `per_image`, best first, one per garment:
+    a lower-scoring box with IoU >= `DISPLAY_OVERLAP_IOU` to a drawn one is left out) drawn on
     `num_images` validation images: images with such detections first (spread over the split),
     then others.  The threshold is written on the picture, and under each tile its file name and
     how many detections it shows.  Returns the picture and what it shows (for the page)."""
@@ -759,7 +778,7 @@ def prediction_grid(
     by_image: dict[int, list[Detection]] = {}
     for det in sorted(detections, key=lambda d: -d.score):
         kept = by_image.setdefault(det.image_id, [])
-        if det.score >= score_threshold and len(kept) < per_image:
+        if det.score >= score_threshold and len(kept) < per_image and not _covers(kept, det):
             kept.append(det)
     with_dets = [r for r in records if by_image.get(r.image_id)]
     without = [r for r in records if not by_image.get(r.image_id)]
@@ -792,7 +811,7 @@ def prediction_grid(
     caption = (
         f"Detections with score >= {score_threshold:.2f}"
         + (f" (lowered from {requested:.2f}: low scores)" if score_threshold < requested else "")
-        + f" (best {per_image} per image), coloured "
+        + f" (best {per_image} per image, one box per garment), coloured "
         f"by category; landmark dots where their score >= {DISPLAY_LANDMARK_THRESHOLD:.1f}. "
         f"{shown['with_detections']} of {len(chosen)} images shown have one."
     )

@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import subprocess
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from fashionvision.data.deepfashion2 import load_split
 from fashionvision.data.synthetic import generate_dataset
 from fashionvision.demo import (
     COLUMN_EXPLANATIONS,
+    _covers,
     available_cores,
     demo_threads,
     prediction_grid,
@@ -152,6 +154,20 @@ def test_prediction_grid_shows_the_images_with_detections_and_its_threshold(spli
     _, shown = prediction_grid(val, records, dets, num_images=6)
     assert shown["score_threshold"] == 0.2 and shown["with_detections"] == 4
     assert shown["images"] == 6 and shown["requested_threshold"] == 0.3
+
+
+def test_prediction_grid_draws_one_box_per_garment(split):
+    val, records = split
+    rec = next(r for r in records if 2 <= len(r.items) <= 3)
+    dets = gt_detections(records, {rec.image_id}, score=0.9)
+    x1, y1, x2, y2 = dets[0].bbox
+    nudged = (x1 + 0.02 * (x2 - x1), y1, x2, y2)  # IoU 0.98 with the first garment's box
+    other = next(c for c in range(1, 14) if c not in {i.category_id for i in rec.items})
+    second_guess = replace(dets[0], category_id=other, score=0.6, bbox=nudged)
+    _, shown = prediction_grid(val, records, [*dets, second_guess], num_images=1)
+    assert other not in shown["categories"]  # the lower box on the same garment is hidden
+    assert set(shown["categories"]) == {i.category_id for i in rec.items}  # the others drawn
+    assert _covers(dets[:1], second_guess) and not _covers(dets[:1], dets[1])
 
 
 def test_report_explains_itself_and_works_offline(split, tmp_path):

@@ -32,4 +32,5 @@ def test_eval_train_scores_the_training_split_beside_the_held_out_one(
     assert (tmp_path / "analysis" / "analysis.json").is_file()
     out = capsys.readouterr().out
     assert "training vs held-out" in out and "bbox.AP50" in out
+    assert f"{seen['retrieval']['gallery_size']} training vs" in out
     assert metrics["train_s"] > 0
