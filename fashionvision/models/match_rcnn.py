@@ -20,7 +20,7 @@ state-dict keys, same outputs).  The model follows torchvision's detection conve
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import torch
 from torch import Tensor, nn
@@ -143,7 +143,7 @@ def _build_rpn(
 
 
 RoIAlignKind = Literal["torchvision", "sparse"]
-ROI_ALIGN_KINDS: tuple[str, ...] = ("torchvision", "sparse")
+ROI_ALIGN_KINDS: tuple[str, ...] = get_args(RoIAlignKind)
 
 
 def roi_pooler(output_size: int, kind: RoIAlignKind) -> MultiScaleRoIAlign:
