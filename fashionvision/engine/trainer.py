@@ -544,6 +544,8 @@ class Trainer:
             self.state.iteration += 1
             now = time.perf_counter()
             metrics.update(lr=lr, time=now - tic)
+            if self.device.type == "cuda":  # the peak since the start, as detectron2's max_mem
+                metrics["max_mem_mb"] = torch.cuda.max_memory_allocated(self.device) / 2**20
             tic = now
             self._log(metrics, log, progress)
             if self.state.iteration % self.cfg.train.checkpoint_every == 0:

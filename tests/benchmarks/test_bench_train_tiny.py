@@ -34,3 +34,27 @@ def test_eval_train_scores_the_training_split_beside_the_held_out_one(
     assert "training vs held-out" in out and "bbox.AP50" in out
     assert f"{seen['retrieval']['gallery_size']} training vs" in out
     assert metrics["train_s"] > 0
+
+
+def test_preset_and_device_train_another_recipe_and_report_throughput(
+    bench, tmp_path, monkeypatch, capsys
+):
+    # the paper's r50 recipe shrunk to a toy: what must survive is the preset's own solver
+    shrink = [
+        "model.backbone=resnet18", "model.backbone_width=0.25", "model.weights=null",
+        "model.norm=gn", "model.fpn_channels=16", "model.stream_roi_size=7", "data.workers=0",
+    ]  # fmt: skip
+    argv = ["bench", "--out", str(tmp_path), "--train", "8", "--val", "4", "--epochs", "1"]
+    argv += ["--preset", "match_rcnn_r50_fpn_1x", "--device", "cpu", "--data-workers", "1"]
+    monkeypatch.setattr(sys, "argv", [*argv, *shrink, *SMALL_TRAINING])
+    bench.main()
+    config = (tmp_path / "run" / "config.yaml").read_text()
+    assert "base_lr: 0.02" in config and "warmup_iters: 500" in config  # r50's, not the tiny 0.01
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["device"] == "cpu"
+    assert "max_mem_gb" not in metrics  # a CUDA-only figure
+    iterations = int((tmp_path / "run" / "metrics.csv").read_text().splitlines()[-1].split(",")[1])
+    assert metrics["train_images_per_s"] == pytest.approx(
+        iterations * 2 / metrics["train_s"], rel=0.1
+    )  # train_s is rounded to 0.1 s, and this toy run takes about a second
+    assert "images/s), evaluation" in capsys.readouterr().out
