@@ -111,9 +111,24 @@ def _os_error_message(exc: OSError) -> str:
     return str(exc)
 
 
+def parse_command_line(
+    parser: argparse.ArgumentParser, argv: list[str] | None = None
+) -> argparse.Namespace:
+    """`parser.parse_args`, except that a command taking ``KEY=VALUE`` overrides also takes them
+    after its options (argparse stops filling a positional list at the first option, so
+    ``train CONFIG --out RUN a.b=1`` would otherwise be refused)."""
+    args, extra = parser.parse_known_args(argv)
+    if not extra:
+        return args
+    if not hasattr(args, "overrides") or any(a.startswith("-") or "=" not in a for a in extra):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.overrides = [*args.overrides, *extra]
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_command_line(parser, argv)
     with plain_warnings():
         try:
             return int(args.func(args) or 0)

@@ -1,7 +1,7 @@
 """`fashionvision train CONFIG [key=value ...] --out RUN_DIR [--resume]`: train Match R-CNN.
 
 CONFIG is a preset name (``match_rcnn_r50_fpn_1x``, ``match_rcnn_tiny``) or a YAML path; overrides
-are dotted ``section.key=value`` pairs placed before the options, e.g.
+are dotted ``section.key=value`` pairs, before or after the options, e.g.
 ``data.root=/data/deepfashion2 solver.base_lr=0.01``.
 Multi-GPU: ``torchrun --nproc_per_node N -m fashionvision train ...`` (solver.batch_size is the
 total over all processes).

@@ -153,3 +153,29 @@ def test_show_draws_exactly_n_images(tmp_path, capsys):
     assert cli.main(["show", str(tmp_path / "d" / "validation"), "--n", "2", "--ncols", "1",
                      "--scale", "0.5", "--out", str(out)]) == 0  # fmt: skip
     assert "2 images" in capsys.readouterr().out and out.is_file()
+
+
+def test_overrides_are_taken_before_and_after_the_options():
+    parser = cli.build_parser()
+    args = cli.parse_command_line(
+        parser, ["train", "match_rcnn_tiny", "a.b=1", "--out", "runs/x", "c.d=2", "e.f=3"]
+    )
+    assert args.out == "runs/x"
+    assert args.overrides == ["a.b=1", "c.d=2", "e.f=3"]  # in the order written
+    args = cli.parse_command_line(parser, ["train", "match_rcnn_tiny", "--out", "r"])
+    assert args.overrides == []
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train", "match_rcnn_tiny", "--out", "r", "--no-such-flag"],  # an unknown option
+        ["train", "match_rcnn_tiny", "--out", "r", "stray"],  # not KEY=VALUE
+        ["validate", "data/train", "a.b=1"],  # a command without overrides
+    ],
+)
+def test_what_is_not_an_override_stays_a_usage_error(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code == 2
+    assert "unrecognized arguments" in capsys.readouterr().err
