@@ -11,6 +11,9 @@ training iteration with and without the two Match R-CNN streams (`--train-batch`
     python benchmarks/bench_inference.py --config match_rcnn_r50_fpn_1x --size 512 --images 5
     python benchmarks/bench_inference.py --config match_rcnn_r50_fpn_1x --size 512 \
         model.stream_detections_per_img=20
+    python benchmarks/bench_inference.py --config match_rcnn_r50_fpn_1x --device cuda --images 20
+
+On CUDA every timed region ends with a device synchronisation (the kernels run asynchronously).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHe
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
 
 from fashionvision.config import ModelConfig, load_config
-from fashionvision.engine.build import build_model
+from fashionvision.engine.build import build_model, resolve_device
 from fashionvision.models.backbones import build_backbone
 from fashionvision.models.match_rcnn import TORCHVISION_DEFAULTS
 
@@ -40,7 +43,7 @@ def build_pair(cfg: ModelConfig) -> tuple[nn.Module, nn.Module]:
     shared = {k: getattr(cfg, k) for k in TORCHVISION_DEFAULTS if hasattr(cfg, k)}
     rep, width, channels = cfg.representation_size, cfg.mask_head_width, cfg.fpn_channels
     theirs = MaskRCNN(
-        build_backbone(cfg.backbone, cfg.norm, channels),  # type: ignore[arg-type]
+        build_backbone(cfg.backbone, cfg.norm, channels, width=cfg.backbone_width),  # type: ignore[arg-type]
         num_classes=None,
         min_size=cfg.min_size,
         max_size=cfg.max_size,
@@ -56,24 +59,35 @@ def build_pair(cfg: ModelConfig) -> tuple[nn.Module, nn.Module]:
     return ours.eval(), theirs.eval()
 
 
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued kernels, so that a host clock reads their time."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def time_per_image(model: nn.Module, images: list[torch.Tensor], warmup: int = 1) -> float:
-    """Median seconds per image over `images` (one forward per image)."""
+    """Median seconds per image over `images` (one forward per image, on the images' device)."""
+    device = images[0].device
     times = []
     with torch.inference_mode():
         for image in images[:warmup]:
             model([image])
         for image in images:
+            synchronize(device)
             start = time.perf_counter()
             model([image])
+            synchronize(device)
             times.append(time.perf_counter() - start)
     return statistics.median(times)
 
 
-def time_train_iteration(cfg: ModelConfig, batch: int, streams: bool, iters: int = 3) -> float:
+def time_train_iteration(
+    cfg: ModelConfig, batch: int, streams: bool, device: torch.device, iters: int = 3
+) -> float:
     """Median seconds of one forward + backward on `batch` synthetic images, with or without the
     landmark and matching streams."""
     cfg = dataclasses.replace(cfg, weights=None, landmarks=streams, matching=streams)
-    model = build_model(cfg).train()
+    model = build_model(cfg).train().to(device)
     size = cfg.min_size
     images = [torch.rand(3, size, size) for _ in range(batch)]
     targets = []
@@ -100,10 +114,16 @@ def time_train_iteration(cfg: ModelConfig, batch: int, streams: bool, iters: int
                 "source": "user" if i % 2 == 0 else "shop",
             }
         )
+    images = [image.to(device) for image in images]
+    targets = [
+        {key: v.to(device) if torch.is_tensor(v) else v for key, v in t.items()} for t in targets
+    ]
     times = []
     for _ in range(iters + 1):
+        synchronize(device)
         start = time.perf_counter()
         sum(model(images, targets).values()).backward()
+        synchronize(device)
         times.append(time.perf_counter() - start)
     return statistics.median(times[1:])
 
@@ -117,6 +137,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=5)
     parser.add_argument("--train-batch", type=int, default=0, help="also time a training iteration")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
+    parser.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
     parser.add_argument("overrides", nargs="*", help="config overrides key=value")
     args = parser.parse_args()
     if args.threads:
@@ -124,9 +145,10 @@ def main() -> None:
     cfg = load_config(args.config, args.overrides).model
     if args.size:
         cfg = dataclasses.replace(cfg, min_size=args.size, max_size=args.size)
+    device = resolve_device(args.device, "--device")
     torch.manual_seed(1)
-    images = [torch.rand(3, cfg.min_size, cfg.min_size) for _ in range(args.images)]
-    ours, theirs = build_pair(cfg)
+    images = [torch.rand(3, cfg.min_size, cfg.min_size, device=device) for _ in range(args.images)]
+    ours, theirs = (model.to(device) for model in build_pair(cfg))
     # Interleave the two so machine-load drift affects both alike.
     t_theirs = time_per_image(theirs, images)
     t_ours = time_per_image(ours, images)
@@ -134,14 +156,15 @@ def main() -> None:
     t_ours = min(t_ours, time_per_image(ours, images, warmup=0))
     print(
         f"{args.config} {' '.join(args.overrides)}: {cfg.backbone}, {cfg.min_size} px, "
-        f"{args.images} images, {torch.get_num_threads()} threads"
+        f"{args.images} images, {torch.get_num_threads()} threads, {device}"
+        + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else "")
     )
     print(f"torchvision MaskRCNN:              {t_theirs * 1000:8.1f} ms/image")
     print(f"MatchRCNN (+landmarks, +matching): {t_ours * 1000:8.1f} ms/image")
     print(f"ratio ours/torchvision: {t_ours / t_theirs:.2f}x (target <= 1.25x)")
     if args.train_batch:
         for streams in (False, True):
-            t_train = time_train_iteration(cfg, args.train_batch, streams)
+            t_train = time_train_iteration(cfg, args.train_batch, streams, device)
             what = "full model" if streams else "box + mask only"
             print(f"training iteration, batch {args.train_batch}, {what}: {t_train:.2f} s/iter")
 
