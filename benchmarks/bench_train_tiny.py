@@ -91,23 +91,21 @@ def main() -> None:
             workers=args.data_workers,
             categories=args.categories,
         )
-    device_override = [f"train.device={args.device}"] if args.device else []
-    cfg = load_config(args.preset, [f"data.root={data}", *device_override, *args.overrides])
+    steps = [args.epochs * 8 // 12, args.epochs * 11 // 12]  # the 1x schedule's 8 and 11 of 12
+    cfg = load_config(
+        args.preset,
+        [
+            f"data.root={data}",
+            f"solver.epochs={args.epochs}",
+            f"solver.steps={steps}",
+            "train.eval_every=0",
+            "train.progress=false",
+            *([f"train.device={args.device}"] if args.device else []),
+            *args.overrides,
+        ],
+    )
     train_s = images_per_s = None
     if not (run / "model_final.pt").exists():
-        steps = [args.epochs * 8 // 12, args.epochs * 11 // 12]  # the 1x schedule's 8 and 11 of 12
-        cfg = load_config(
-            args.preset,
-            [
-                f"data.root={data}",
-                f"solver.epochs={args.epochs}",
-                f"solver.steps={steps}",
-                "train.eval_every=0",
-                "train.progress=false",
-                *device_override,
-                *args.overrides,
-            ],
-        )
         start = time.perf_counter()
         state = train(cfg, run)
         train_s = time.perf_counter() - start

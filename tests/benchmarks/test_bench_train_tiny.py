@@ -54,7 +54,8 @@ def test_preset_and_device_train_another_recipe_and_report_throughput(
     assert metrics["device"] == "cpu"
     assert "max_mem_gb" not in metrics  # a CUDA-only figure
     iterations = int((tmp_path / "run" / "metrics.csv").read_text().splitlines()[-1].split(",")[1])
-    assert metrics["train_images_per_s"] == pytest.approx(
-        iterations * 2 / metrics["train_s"], rel=0.1
-    )  # train_s is rounded to 0.1 s, and this toy run takes about a second
+    train_s = metrics["train_s"]  # rounded to 0.1 s: the rate lies within that rounding
+    images = iterations * 2
+    slowest, fastest = images / (train_s + 0.05), images / max(train_s - 0.05, 1e-3)
+    assert slowest <= metrics["train_images_per_s"] <= fastest
     assert "images/s), evaluation" in capsys.readouterr().out
