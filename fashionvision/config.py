@@ -74,6 +74,7 @@ class ModelConfig:
     matching_dim: int = 256
     pair_neg_ratio: int = 3
     stream_roi_size: int = 14
+    matching_roi_size: int | None = None
     stream_detections_per_img: int | None = None
     roi_align: Literal["torchvision", "sparse"] = "torchvision"
     masks: bool = True

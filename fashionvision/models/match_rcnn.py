@@ -163,11 +163,13 @@ def _stream_modules(
     matching_width: int,
     matching_dim: int,
     stream_roi_size: int,
+    matching_roi_size: int | None,
     roi_align: RoIAlignKind,
 ) -> dict[str, nn.Module | None]:
     """The landmark/matching stream modules for MatchRoIHeads (None when switched off)."""
     streams: dict[str, nn.Module | None] = {
         "stream_roi_pool": None,
+        "matching_roi_pool": None,
         "landmark_head": None,
         "matching_head": None,
         "similarity": None,
@@ -176,6 +178,8 @@ def _stream_modules(
         streams["stream_roi_pool"] = roi_pooler(stream_roi_size, roi_align)
     if landmarks:
         streams["landmark_head"] = LandmarkHead(channels, landmark_width, landmark_convs)
+    if matching and matching_roi_size not in (None, stream_roi_size):
+        streams["matching_roi_pool"] = roi_pooler(matching_roi_size, roi_align)
     if matching:
         streams["matching_head"] = MatchingHead(channels, matching_width, matching_dim)
         streams["similarity"] = PairSimilarity(matching_dim)
@@ -206,6 +210,7 @@ def build_match_rcnn(
     trainable_layers: int | None = None,
     stream_detections_per_img: int | None = None,
     stream_roi_size: int = 14,
+    matching_roi_size: int | None = None,
     num_attributes: int = 0,
     roi_align: RoIAlignKind = "torchvision",
     **torchvision_kwargs: Any,
@@ -219,6 +224,8 @@ def build_match_rcnn(
     detections per image (None = all).
     `stream_roi_size` is the RoIAlign output side of the landmark/matching streams: 14 gives the
     paper's 56x56 heatmaps after the two deconvolutions; 7 gives 28x28 (coarser, 4x cheaper).
+    `matching_roi_size` gives the matching stream a RoIAlign side of its own (None = the same
+    pooled features as the landmark stream).
     `num_attributes` > 0 adds the multi-label attribute head (`AttributeHead`, A logits on the
     box head's `representation_size` features; targets ``attributes [N, A]``); 0 = none.
     """
@@ -273,6 +280,7 @@ def build_match_rcnn(
             matching_width,
             matching_dim,
             stream_roi_size,
+            matching_roi_size,
             roi_align,
         ),
         pair_neg_ratio=pair_neg_ratio,

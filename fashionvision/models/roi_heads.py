@@ -97,6 +97,8 @@ class MatchRoIHeads(RoIHeads):
     Args:
         *args, **kwargs: torchvision `RoIHeads` arguments (box and mask parts).
         stream_roi_pool: pooler for the landmark and matching streams (14x14 expected).
+        matching_roi_pool: a pooler of its own for the matching stream (another RoI size than
+            the landmarks'); None = the matching stream reads `stream_roi_pool`'s features.
         landmark_head: `LandmarkHead` or None to switch the stream off.
         matching_head: `MatchingHead` or None to switch the stream off.
         attribute_head: `AttributeHead` on the box head's output or None to switch it off.
@@ -117,6 +119,7 @@ class MatchRoIHeads(RoIHeads):
         self,
         *args: Any,
         stream_roi_pool: MultiScaleRoIAlign | None = None,
+        matching_roi_pool: MultiScaleRoIAlign | None = None,
         landmark_head: LandmarkHead | None = None,
         matching_head: MatchingHead | None = None,
         similarity: PairSimilarity | None = None,
@@ -132,6 +135,7 @@ class MatchRoIHeads(RoIHeads):
         if matching_head is not None and similarity is None:
             raise ValueError("matching_head needs a PairSimilarity")
         self.stream_roi_pool = stream_roi_pool
+        self.matching_roi_pool = matching_roi_pool
         self.landmark_head = landmark_head
         self.matching_head = matching_head
         self.similarity = similarity
@@ -280,7 +284,7 @@ class MatchRoIHeads(RoIHeads):
             losses["loss_landmark"] = landmark_loss(logits, heatmap_targets, valid)
         if self.matching_head is not None:
             assert self.similarity is not None
-            emb = self.matching_head(pooled)
+            emb = self.matching_head(self._matching_features(features, rois, image_shapes, pooled))
             pair_ids = torch.cat(
                 [t["pair_id"].to(emb.device)[g] for t, g in zip(targets, gt_idx, strict=True)]
             )
@@ -339,7 +343,8 @@ class MatchRoIHeads(RoIHeads):
             for r, lm in zip(result, landmarks.split(counts), strict=True):
                 r["landmarks"] = lm
         if self.matching_head is not None:
-            embeddings = self.matching_head(pooled).split(counts)
+            matching_in = self._matching_features(features, boxes, image_shapes, pooled)
+            embeddings = self.matching_head(matching_in).split(counts)
             for r, emb in zip(result, embeddings, strict=True):
                 r["embeddings"] = emb
 
@@ -353,8 +358,22 @@ class MatchRoIHeads(RoIHeads):
         input) per image: the path the eval forward takes for its detections."""
         if self.matching_head is None or self.stream_roi_pool is None:
             raise FashionVisionError("model.matching: this model has no matching stream")
-        pooled = self.stream_roi_pool(features, boxes, image_shapes)
+        pool = self.matching_roi_pool or self.stream_roi_pool
+        pooled = pool(features, boxes, image_shapes)
         return list(self.matching_head(pooled).split([len(b) for b in boxes]))
+
+    def _matching_features(
+        self,
+        features: dict[str, Tensor],
+        boxes: list[Tensor],
+        image_shapes: list[tuple[int, int]],
+        stream_pooled: Tensor,
+    ) -> Tensor:
+        """The matching stream's RoI features: its own pooler's where it has one, otherwise
+        the landmark stream's (pooled once for both)."""
+        if self.matching_roi_pool is None:
+            return stream_pooled
+        return self.matching_roi_pool(features, boxes, image_shapes)
 
     def pair_similarity(self, emb_a: Tensor, emb_b: Tensor) -> Tensor:
         """Match probabilities `[A, B]` between embeddings `emb_a [A, D]` and `emb_b [B, D]`."""

@@ -157,6 +157,32 @@ def test_stream_detections_per_img_limits_streams_to_best_detections() -> None:
     assert torch.all(top["landmarks"][3:] == 0) and torch.all(top["embeddings"][3:] == 0)
 
 
+def test_matching_roi_size_gives_the_matching_stream_its_own_pooler() -> None:
+    model = tiny_model(stream_roi_size=7, matching_roi_size=14, box_score_thresh=0.0)
+    heads = model.roi_heads
+    seen: dict[str, list[tuple[int, ...]]] = {"landmark": [], "matching": []}
+    heads.landmark_head.register_forward_pre_hook(
+        lambda _m, args: seen["landmark"].append(tuple(args[0].shape[-2:]))
+    )
+    heads.matching_head.register_forward_pre_hook(
+        lambda _m, args: seen["matching"].append(tuple(args[0].shape[-2:]))
+    )
+    model.train()
+    images, targets = synthetic_pair()
+    losses = model(images, targets)
+    assert torch.isfinite(losses["loss_pair"])
+    model.eval()
+    image = [torch.rand(3, 128, 128)]  # 128 px: the model's resize is the identity
+    with torch.no_grad():
+        out = model(image)[0]
+        features = model.backbone(model.transform(image)[0].tensors)
+        again = heads.embed_boxes(features, [out["boxes"]], [(128, 128)])[0]
+    assert set(seen["landmark"]) == {(7, 7)} and set(seen["matching"]) == {(14, 14)}
+    torch.testing.assert_close(again, out["embeddings"])
+    assert tiny_model(stream_roi_size=7).roi_heads.matching_roi_pool is None
+    assert tiny_model(stream_roi_size=7, matching_roi_size=7).roi_heads.matching_roi_pool is None
+
+
 def _torchvision_twin(fpn_channels: int = 32) -> MaskRCNN:
     t = TINY
     return MaskRCNN(
