@@ -73,6 +73,7 @@ class ModelConfig:
     matching_width: int = 256
     matching_dim: int = 256
     pair_neg_ratio: int = 3
+    pair_same_category_share: float = 0.0
     stream_roi_size: int = 14
     matching_roi_size: int | None = None
     stream_detections_per_img: int | None = None

@@ -204,6 +204,7 @@ def build_match_rcnn(
     matching_width: int = 256,
     matching_dim: int = 256,
     pair_neg_ratio: int = 3,
+    pair_same_category_share: float = 0.0,
     landmarks: bool = True,
     matching: bool = True,
     masks: bool = True,
@@ -224,6 +225,8 @@ def build_match_rcnn(
     detections per image (None = all).
     `stream_roi_size` is the RoIAlign output side of the landmark/matching streams: 14 gives the
     paper's 56x56 heatmaps after the two deconvolutions; 7 gives 28x28 (coarser, 4x cheaper).
+    `pair_same_category_share` of the pair loss's negatives are drawn from two different
+    garments of the same category where a batch has them (0 = uniformly at random).
     `matching_roi_size` gives the matching stream a RoIAlign side of its own (None = the same
     pooled features as the landmark stream).
     `num_attributes` > 0 adds the multi-label attribute head (`AttributeHead`, A logits on the
@@ -235,6 +238,11 @@ def build_match_rcnn(
     if landmarks and num_classes != 14:
         raise FashionVisionError(
             "model.num_classes: the landmark stream needs the 13 DeepFashion2 classes + 1"
+        )
+    if not 0.0 <= pair_same_category_share <= 1.0:
+        raise FashionVisionError(
+            "model.pair_same_category_share: expected a share in [0, 1], "
+            f"got {pair_same_category_share}"
         )
     if num_attributes < 0:
         raise FashionVisionError(
@@ -284,6 +292,7 @@ def build_match_rcnn(
             roi_align,
         ),
         pair_neg_ratio=pair_neg_ratio,
+        pair_same_category_share=pair_same_category_share,
         stream_detections_per_img=stream_detections_per_img,
         attribute_head=(
             AttributeHead(representation_size, num_attributes) if num_attributes > 0 else None

@@ -83,6 +83,8 @@ def sample_pairs(
     neg_ratio: int = 3,
     max_positives: int | None = None,
     generator: torch.Generator | None = None,
+    categories: Tensor | None = None,
+    same_category_share: float = 0.0,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Choose user x shop RoI pairs for the pair loss.
 
@@ -92,6 +94,12 @@ def sample_pairs(
         neg_ratio: negatives drawn per positive.
         max_positives: cap on the positive pairs kept (random subset); None = all.
         generator: random generator for reproducible sampling.
+        categories: `[R]` int64 category of each RoI's matched GT item (needed when
+            `same_category_share` > 0).
+        same_category_share: the share of the negatives drawn, where the batch has them, from
+            user x shop pairs of the same category (two different garments of one kind: the
+            distinction retrieval must make); the rest are drawn from all other negatives.
+            0 = every negative uniformly at random.
     Returns:
         idx_a `[P]` (user RoIs), idx_b `[P]` (shop RoIs),
         target `[P]` float (1 positive, 0 negative).
@@ -108,7 +116,19 @@ def sample_pairs(
     if max_positives is not None and pos.numel() > max_positives:
         pos = pos[torch.randperm(pos.numel(), generator=generator)[:max_positives].to(device)]
     num_neg = min(neg.numel(), neg_ratio * max(pos.numel(), 1))
-    neg = neg[torch.randperm(neg.numel(), generator=generator)[:num_neg].to(device)]
+    neg = neg[torch.randperm(neg.numel(), generator=generator).to(device)]
+    if same_category_share > 0:
+        if categories is None:
+            raise ValueError("sample_pairs: same_category_share > 0 needs the RoIs' categories")
+        # the first same-category negatives of the shuffled list, then the rest of it in order
+        same = categories[ua[neg]] == categories[sb[neg]]
+        num_same = min(int(same.sum()), round(same_category_share * num_neg))
+        first = torch.nonzero(same).squeeze(1)[:num_same]
+        rest = torch.ones_like(same)
+        rest[first] = False
+        neg = torch.cat([neg[first], neg[rest][: num_neg - num_same]])
+    else:
+        neg = neg[:num_neg]
 
     chosen = torch.cat([pos, neg])
     target = torch.cat(
@@ -135,13 +155,16 @@ def global_pair_loss(
     neg_ratio: int = 3,
     max_positives: int | None = None,
     generator: torch.Generator | None = None,
+    categories: Tensor | None = None,
+    same_category_share: float = 0.0,
 ) -> tuple[Tensor, int, int]:
     """Pair loss over the RoIs of the global batch: every rank's under torch.distributed.
 
     Args:
         emb: `[R, D]` embeddings of this rank's positive RoIs (with grad).
         pair_ids, styles, is_user: `[R]` labels of those RoIs, as in `sample_pairs`.
-        neg_ratio, max_positives: as in `sample_pairs`, applied to the global batch.
+        neg_ratio, max_positives, categories, same_category_share: as in `sample_pairs`,
+            applied to the global batch.
         generator: randomness of the pair sampling; required with more than one process, seeded
             identically on every rank (the ranks' global RNGs differ, their pairs must not).
     Returns:
@@ -172,12 +195,23 @@ def global_pair_loss(
     if world > 1:
         if generator is None:
             raise ValueError("global_pair_loss: a generator seeded alike on every rank is needed")
-        labels = torch.stack([pair_ids, styles, is_user.long()], dim=1)
+        cats = torch.zeros_like(pair_ids) if categories is None else categories
+        labels = torch.stack([pair_ids, styles, is_user.long(), cats], dim=1)
         (all_emb, all_labels), counts = D.all_gather_rows([emb, labels])
         start = sum(counts[: dist.get_rank()])
         local = emb + (world - 1) * (emb - emb.detach())  # gradient x W, value exact
         emb = torch.cat([all_emb[:start], local, all_emb[start + len(emb) :]])
         pair_ids, styles, is_user = all_labels[:, 0], all_labels[:, 1], all_labels[:, 2].bool()
-    ia, ib, target = sample_pairs(pair_ids, styles, is_user, neg_ratio, max_positives, generator)
+        categories = None if categories is None else all_labels[:, 3]
+    ia, ib, target = sample_pairs(
+        pair_ids,
+        styles,
+        is_user,
+        neg_ratio,
+        max_positives,
+        generator,
+        categories,
+        same_category_share,
+    )
     positives = int(torch.count_nonzero(target))
     return pair_loss(similarity, emb[ia], emb[ib], target), positives, len(target) - positives

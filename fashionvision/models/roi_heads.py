@@ -104,6 +104,8 @@ class MatchRoIHeads(RoIHeads):
         attribute_head: `AttributeHead` on the box head's output or None to switch it off.
         similarity: `PairSimilarity` over the matching embeddings (required with matching_head).
         pair_neg_ratio: negatives per positive pair in the pair loss.
+        pair_same_category_share: share of those negatives drawn from pairs of two different
+            garments of the same category, where a batch has them (`sample_pairs`).
         max_positive_pairs: cap on the positive pairs per batch (None = all).
         stream_detections_per_img: in eval, run the streams on this many best detections per
             image only (None = all); e.g. 20, the landmark AP's maxDets, bounds their cost.
@@ -124,6 +126,7 @@ class MatchRoIHeads(RoIHeads):
         matching_head: MatchingHead | None = None,
         similarity: PairSimilarity | None = None,
         pair_neg_ratio: int = 3,
+        pair_same_category_share: float = 0.0,
         max_positive_pairs: int | None = 256,
         stream_detections_per_img: int | None = None,
         attribute_head: AttributeHead | None = None,
@@ -140,6 +143,7 @@ class MatchRoIHeads(RoIHeads):
         self.matching_head = matching_head
         self.similarity = similarity
         self.pair_neg_ratio = pair_neg_ratio
+        self.pair_same_category_share = pair_same_category_share
         self.max_positive_pairs = max_positive_pairs
         self.stream_detections_per_img = stream_detections_per_img
         self.attribute_head = attribute_head
@@ -306,6 +310,8 @@ class MatchRoIHeads(RoIHeads):
                 self.pair_neg_ratio,
                 self.max_positive_pairs,
                 self._pair_generator(),
+                roi_labels,
+                self.pair_same_category_share,
             )
             self.last_pair_counts = (positives, negatives)
         return losses

@@ -39,7 +39,8 @@ IMAGES: list[tuple[int, str, list[int]]] = [
 
 def make_rois() -> dict[str, Tensor]:
     """All RoIs of the 8 images: features `[N, FEATURES]`, pair_id, style `[N]` int64, is_user
-    `[N]` bool, image `[N]` int64 (the image each RoI lies in)."""
+    `[N]` bool, image `[N]` int64 (the image each RoI lies in), category `[N]` int64 (two kinds,
+    so that the same-category negatives are a subset the sampler must find across ranks)."""
     gen = torch.Generator().manual_seed(0)
     rows = [(k, pair, source, style) for k, (pair, source, styles) in enumerate(IMAGES)
             for style in styles]  # fmt: skip
@@ -49,6 +50,7 @@ def make_rois() -> dict[str, Tensor]:
         "style": torch.tensor([r[3] for r in rows]),
         "is_user": torch.tensor([r[2] == "user" for r in rows]),
         "image": torch.tensor([r[0] for r in rows]),
+        "category": torch.tensor([1 + (r[1] + r[3]) % 2 for r in rows]),
     }
 
 
@@ -72,6 +74,8 @@ class TinyMatcher(nn.Module):
             rois["is_user"],
             neg_ratio=2,
             generator=torch.Generator().manual_seed(SAMPLING_SEED),
+            categories=rois["category"],
+            same_category_share=0.5,
         )
         return loss, emb, positives, negatives
 

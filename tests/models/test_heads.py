@@ -163,6 +163,44 @@ def test_sample_pairs_caps_and_no_cross_source() -> None:
     assert t.tolist() == [1.0] * 5  # all 16 pairs positive, capped at 5, no negatives exist
 
 
+def test_sample_pairs_draws_the_asked_share_of_same_category_negatives() -> None:
+    # 6 user and 6 shop RoIs of 6 pairs (style 1): 6 positives, 30 negatives, of which the
+    # same-category ones are the 12 with both garments in {pairs 0-2} or both in {pairs 3-5}
+    pair_ids = torch.arange(6).repeat(2)
+    styles = torch.ones(12, dtype=torch.long)
+    is_user = torch.arange(12) < 6
+    categories = (pair_ids >= 3).long() + 1
+    same_pairs = {(u, 6 + s) for u in range(6) for s in range(6) if u != s and (u < 3) == (s < 3)}
+
+    def same_count(share: float, seed: int) -> int:
+        a, b, t = sample_pairs(
+            pair_ids, styles, is_user, neg_ratio=3, generator=torch.Generator().manual_seed(seed),
+            categories=categories, same_category_share=share,
+        )  # fmt: skip
+        neg = [(int(x), int(y)) for x, y, v in zip(a, b, t, strict=True) if v == 0]
+        assert len(neg) == len(set(neg)) == 18  # 3 per positive, no pair twice
+        return sum(p in same_pairs for p in neg)
+
+    uniform = [same_count(0.0, seed) for seed in range(20)]
+    assert min(uniform) < 9 and 12 > max(uniform)  # 7.2 of 18 on average at random
+    # 0.5: 9 of the 18 drawn from the 12 same-category ones, the other 9 from all 21 left
+    assert all(9 <= same_count(0.5, seed) <= 12 for seed in range(20))
+    assert all(same_count(1.0, seed) == 12 for seed in range(5))  # all there are, 6 others
+    with pytest.raises(ValueError, match="categories"):
+        sample_pairs(pair_ids, styles, is_user, same_category_share=0.5)
+
+
+def test_sample_pairs_without_a_share_ignores_categories() -> None:
+    pair_ids, styles = torch.arange(4).repeat(2), torch.ones(8, dtype=torch.long)
+    is_user = torch.arange(8) < 4
+    plain = sample_pairs(pair_ids, styles, is_user, generator=torch.Generator().manual_seed(2))
+    with_cats = sample_pairs(
+        pair_ids, styles, is_user, generator=torch.Generator().manual_seed(2),
+        categories=torch.ones(8, dtype=torch.long),
+    )  # fmt: skip
+    assert all(torch.equal(x, y) for x, y in zip(plain, with_cats, strict=True))
+
+
 def test_pair_loss_equals_hand_bce() -> None:
     sim = PairSimilarity(3)
     with torch.no_grad():

@@ -246,6 +246,13 @@ def test_empty_target_images_train_and_infer() -> None:
     assert out[0]["landmarks"].shape[1:] == (294, 3)
 
 
+def test_pair_same_category_share_must_be_a_share() -> None:
+    with pytest.raises(FashionVisionError, match="model.pair_same_category_share"):
+        tiny_model(pair_same_category_share=1.5)
+    model = tiny_model(pair_same_category_share=1.0).train()
+    assert torch.isfinite(model(*synthetic_pair())["loss_pair"])
+
+
 def test_missing_match_targets_raise() -> None:
     model = tiny_model().train()
     images, targets = synthetic_pair()
