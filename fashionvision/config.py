@@ -76,6 +76,7 @@ class ModelConfig:
     pair_same_category_share: float = 0.0
     stream_roi_size: int = 14
     matching_roi_size: int | None = None
+    box_roi_size: int = 7
     stream_detections_per_img: int | None = None
     roi_align: Literal["torchvision", "sparse"] = "torchvision"
     masks: bool = True

@@ -212,6 +212,7 @@ def build_match_rcnn(
     stream_detections_per_img: int | None = None,
     stream_roi_size: int = 14,
     matching_roi_size: int | None = None,
+    box_roi_size: int = 7,
     num_attributes: int = 0,
     roi_align: RoIAlignKind = "torchvision",
     **torchvision_kwargs: Any,
@@ -227,6 +228,7 @@ def build_match_rcnn(
     paper's 56x56 heatmaps after the two deconvolutions; 7 gives 28x28 (coarser, 4x cheaper).
     `pair_same_category_share` of the pair loss's negatives are drawn from two different
     garments of the same category where a batch has them (0 = uniformly at random).
+    `box_roi_size` is the box head's RoIAlign side (7: the paper's and torchvision's).
     `matching_roi_size` gives the matching stream a RoIAlign side of its own (None = the same
     pooled features as the landmark stream).
     `num_attributes` > 0 adds the multi-label attribute head (`AttributeHead`, A logits on the
@@ -254,7 +256,7 @@ def build_match_rcnn(
         raise FashionVisionError(
             f"model.roi_align: expected one of {list(ROI_ALIGN_KINDS)}, got {roi_align!r}"
         )
-    box_pool = roi_pooler(7, roi_align)
+    box_pool = roi_pooler(box_roi_size, roi_align)
     mask_parts: dict[str, nn.Module | None] = {
         "mask_roi_pool": None,
         "mask_head": None,
@@ -268,7 +270,7 @@ def build_match_rcnn(
         }
     roi_heads = MatchRoIHeads(
         box_pool,
-        TwoMLPHead(fpn_channels * 7 * 7, representation_size),
+        TwoMLPHead(fpn_channels * box_roi_size**2, representation_size),
         FastRCNNPredictor(representation_size, num_classes),
         opts["box_fg_iou_thresh"],
         opts["box_bg_iou_thresh"],

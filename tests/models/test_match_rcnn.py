@@ -183,6 +183,22 @@ def test_matching_roi_size_gives_the_matching_stream_its_own_pooler() -> None:
     assert tiny_model(stream_roi_size=7, matching_roi_size=7).roi_heads.matching_roi_pool is None
 
 
+def test_box_roi_size_sizes_the_box_heads_pooler_and_first_fc() -> None:
+    model = tiny_model(box_roi_size=14, box_score_thresh=0.0)
+    seen: list[tuple[int, ...]] = []
+    model.roi_heads.box_head.register_forward_pre_hook(
+        lambda _m, args: seen.append(tuple(args[0].shape[1:]))
+    )
+    model.train()
+    losses = model(*synthetic_pair())
+    assert torch.isfinite(losses["loss_classifier"])
+    with torch.no_grad():
+        out = model.eval()([torch.rand(3, 128, 128)])[0]
+    assert len(out["boxes"]) > 0
+    assert set(seen) == {(32, 14, 14)}  # fpn_channels 32
+    assert model.roi_heads.box_head.fc6.in_features == 32 * 14 * 14
+
+
 def _torchvision_twin(fpn_channels: int = 32) -> MaskRCNN:
     t = TINY
     return MaskRCNN(
