@@ -33,9 +33,10 @@ def lr_factor(
     return decay * (warmup_factor * (1.0 - alpha) + alpha)
 
 
-def epochs_to_iters(epochs: Sequence[int], iters_per_epoch: int) -> list[int]:
-    """Milestones in epochs -> the first iteration of each of those epochs."""
-    return [int(e) * iters_per_epoch for e in epochs]
+def epochs_to_iters(epochs: Sequence[float], iters_per_epoch: int) -> list[int]:
+    """Milestones in epochs -> iterations (whole epochs: the first iteration of that epoch;
+    fractional ones rounded to the nearest iteration)."""
+    return [round(e * iters_per_epoch) for e in epochs]
 
 
 class WarmupMultiStepLR(LRScheduler):

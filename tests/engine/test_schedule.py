@@ -27,6 +27,8 @@ def test_lr_factor_warmup_then_steps(iteration, factor):
 def test_no_warmup_and_epochs_to_iters():
     assert lr_factor(0, warmup_iters=0, warmup_factor=0.001, milestones=[], gamma=0.1) == 1.0
     assert epochs_to_iters((8, 11), 500) == [4000, 5500]
+    # fractional epochs keep a short run's 1x proportions (7 * 8/12, 7 * 11/12 epochs of 900)
+    assert epochs_to_iters((4.67, 6.42), 900) == [4203, 5778]
 
 
 def _scheduler(lr: float = 0.02) -> tuple[torch.optim.SGD, WarmupMultiStepLR]:
