@@ -64,6 +64,7 @@ class ModelConfig:
     rpn_pre_nms_top_n_test: int = 1000
     rpn_post_nms_top_n_test: int = 1000
     box_batch_size_per_image: int = 512
+    box_positive_fraction: float = 0.25
     representation_size: int = 1024
     box_score_thresh: float = 0.05
     box_detections_per_img: int = 100
@@ -77,6 +78,7 @@ class ModelConfig:
     stream_roi_size: int = 14
     matching_roi_size: int | None = None
     box_roi_size: int = 7
+    box_head: Literal["2fc", "4conv1fc"] = "2fc"
     stream_detections_per_img: int | None = None
     roi_align: Literal["torchvision", "sparse"] = "torchvision"
     masks: bool = True
@@ -167,6 +169,9 @@ class DataConfig:
 class SolverConfig:
     """SGD (or AdamW), linear warm-up and a multi-step decay; `steps` and `epochs` are in epochs.
 
+    `steps` may be fractional (4.67 = two thirds into epoch 5): a short run keeps the 1x
+    schedule's proportions (8 and 11 of 12) instead of flooring them to whole epochs.
+
     `optimizer`: ``sgd`` (with `momentum`, the 1x recipe) or ``adamw`` (decoupled `weight_decay`;
     `momentum` unused), an option for short from-scratch runs.
     `batch_size` is the total over all processes (divided by the world size under DDP).
@@ -181,7 +186,7 @@ class SolverConfig:
     weight_decay: float = 1e-4
     warmup_iters: int = 500
     warmup_factor: float = 0.001
-    steps: tuple[int, ...] = (8, 11)
+    steps: tuple[float, ...] = (8, 11)
     gamma: float = 0.1
     amp: bool = True
     clip: float = 0.0

@@ -25,7 +25,11 @@ from typing import Any, Literal, get_args
 import torch
 from torch import Tensor, nn
 from torchvision.models.detection.anchor_utils import AnchorGenerator
-from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
+from torchvision.models.detection.faster_rcnn import (
+    FastRCNNConvFCHead,
+    FastRCNNPredictor,
+    TwoMLPHead,
+)
 from torchvision.models.detection.generalized_rcnn import GeneralizedRCNN
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
 from torchvision.models.detection.rpn import RegionProposalNetwork, RPNHead
@@ -37,13 +41,15 @@ from torchvision.models.detection.transform import (
 from torchvision.ops import MultiScaleRoIAlign
 
 from fashionvision.errors import FashionVisionError
-from fashionvision.models.backbones import build_backbone
+from fashionvision.models.backbones import build_backbone, group_norm
 from fashionvision.models.landmark_head import LandmarkHead
 from fashionvision.models.matching_head import MatchingHead, PairSimilarity
 from fashionvision.models.roi_heads import AttributeHead, MatchRoIHeads
 from fashionvision.models.sparse_roi_align import SparseMultiScaleRoIAlign
 
 _FEATURE_NAMES = ["0", "1", "2", "3"]
+BoxHeadKind = Literal["2fc", "4conv1fc"]
+BOX_HEAD_KINDS: tuple[str, ...] = get_args(BoxHeadKind)
 # torchvision's FasterRCNN/MaskRCNN defaults; any of them can be overridden through the builder.
 TORCHVISION_DEFAULTS: dict[str, Any] = {
     "rpn_pre_nms_top_n_train": 2000,
@@ -186,6 +192,23 @@ def _stream_modules(
     return streams
 
 
+def _box_head(
+    kind: str, channels: int, roi_size: int, representation_size: int, norm: str
+) -> nn.Module:
+    """The detection stream's hidden layers: RoI features -> `representation_size` features."""
+    if kind == "2fc":
+        return TwoMLPHead(channels * roi_size**2, representation_size)
+    if kind == "4conv1fc":
+        # a frozen BatchNorm would stay the identity in a head trained from random init
+        norm_layer = group_norm if norm == "gn" else nn.BatchNorm2d
+        return FastRCNNConvFCHead(
+            (channels, roi_size, roi_size), [channels] * 4, [representation_size], norm_layer
+        )
+    raise FashionVisionError(
+        f"model.box_head: expected one of {list(BOX_HEAD_KINDS)}, got {kind!r}"
+    )
+
+
 def build_match_rcnn(
     num_classes: int = 14,
     backbone: str = "resnet50",
@@ -213,6 +236,7 @@ def build_match_rcnn(
     stream_roi_size: int = 14,
     matching_roi_size: int | None = None,
     box_roi_size: int = 7,
+    box_head: BoxHeadKind = "2fc",
     num_attributes: int = 0,
     roi_align: RoIAlignKind = "torchvision",
     **torchvision_kwargs: Any,
@@ -229,6 +253,10 @@ def build_match_rcnn(
     `pair_same_category_share` of the pair loss's negatives are drawn from two different
     garments of the same category where a batch has them (0 = uniformly at random).
     `box_roi_size` is the box head's RoIAlign side (7: the paper's and torchvision's).
+    `box_head`: ``2fc`` (the paper's two hidden fc layers, torchvision's `TwoMLPHead`) or
+    ``4conv1fc`` (torchvision's `FastRCNNConvFCHead`: four normalised 3x3 convs of
+    `fpn_channels` and one fc, the head of from-scratch GroupNorm training in "Rethinking
+    ImageNet Pre-training"; GroupNorm when `norm` is ``gn``, else BatchNorm).
     `matching_roi_size` gives the matching stream a RoIAlign side of its own (None = the same
     pooled features as the landmark stream).
     `num_attributes` > 0 adds the multi-label attribute head (`AttributeHead`, A logits on the
@@ -251,6 +279,11 @@ def build_match_rcnn(
             f"model.num_attributes: expected >= 0 (0 = no attribute head), got {num_attributes}"
         )
     opts = {**TORCHVISION_DEFAULTS, **torchvision_kwargs}
+    if not 0.0 < opts["box_positive_fraction"] <= 1.0:
+        raise FashionVisionError(
+            "model.box_positive_fraction: expected a share in (0, 1], "
+            f"got {opts['box_positive_fraction']}"
+        )
     body = build_backbone(backbone, norm, fpn_channels, trainable_layers, weights, backbone_width)  # type: ignore[arg-type]
     if roi_align not in ROI_ALIGN_KINDS:
         raise FashionVisionError(
@@ -270,7 +303,7 @@ def build_match_rcnn(
         }
     roi_heads = MatchRoIHeads(
         box_pool,
-        TwoMLPHead(fpn_channels * box_roi_size**2, representation_size),
+        _box_head(box_head, fpn_channels, box_roi_size, representation_size, norm),
         FastRCNNPredictor(representation_size, num_classes),
         opts["box_fg_iou_thresh"],
         opts["box_bg_iou_thresh"],

@@ -7,7 +7,11 @@ import math
 import pytest
 import torch
 from torchvision.models.detection import MaskRCNN
-from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
+from torchvision.models.detection.faster_rcnn import (
+    FastRCNNConvFCHead,
+    FastRCNNPredictor,
+    TwoMLPHead,
+)
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
 
 from fashionvision.categories import category
@@ -197,6 +201,54 @@ def test_box_roi_size_sizes_the_box_heads_pooler_and_first_fc() -> None:
     assert len(out["boxes"]) > 0
     assert set(seen) == {(32, 14, 14)}  # fpn_channels 32
     assert model.roi_heads.box_head.fc6.in_features == 32 * 14 * 14
+
+
+@pytest.mark.parametrize(
+    "norm, norm_type", [("gn", torch.nn.GroupNorm), ("bn", torch.nn.BatchNorm2d)]
+)
+def test_4conv1fc_box_head_is_torchvisions_conv_fc_head(norm: str, norm_type: type) -> None:
+    model = tiny_model(box_head="4conv1fc", norm=norm, box_score_thresh=0.0)
+    head = model.roi_heads.box_head
+    assert isinstance(head, FastRCNNConvFCHead)
+    torch.manual_seed(1)
+    twin = FastRCNNConvFCHead(
+        (32, 7, 7),
+        [32] * 4,
+        [128],
+        norm_layer=lambda c: norm_type(*((32, c) if norm_type is torch.nn.GroupNorm else (c,))),
+    )
+    # same modules, same shapes, in the same order: torchvision's head, not a look-alike
+    assert [(k, v.shape) for k, v in head.state_dict().items()] == [
+        (k, v.shape) for k, v in twin.state_dict().items()
+    ]
+    assert sum(isinstance(m, norm_type) for m in head.modules()) == 4
+    twin.load_state_dict(head.state_dict())
+    x = torch.randn(5, 32, 7, 7)
+    head.eval(), twin.eval()
+    torch.testing.assert_close(head(x), twin(x))
+    model.train()
+    losses = model(*synthetic_pair())
+    assert torch.isfinite(losses["loss_classifier"]) and losses["loss_classifier"] > 0
+    with torch.no_grad():
+        out = model.eval()([torch.rand(3, 128, 128)])[0]
+    assert out["boxes"].shape[1] == 4 and len(out["boxes"]) > 0
+
+
+def test_box_head_and_positive_fraction_are_checked() -> None:
+    with pytest.raises(FashionVisionError, match="model.box_head"):
+        tiny_model(box_head="3fc")
+    for bad in (0.0, 1.5):
+        with pytest.raises(FashionVisionError, match="model.box_positive_fraction"):
+            tiny_model(box_positive_fraction=bad)
+
+
+def test_box_positive_fraction_sets_the_share_of_sampled_positive_rois() -> None:
+    model = tiny_model(box_positive_fraction=0.5, box_batch_size_per_image=32)
+    sampler = model.roi_heads.fg_bg_sampler
+    assert sampler.positive_fraction == 0.5
+    labels = [torch.tensor([1] * 40 + [0] * 60)]  # plenty of both: the share decides
+    pos, neg = sampler(labels)
+    assert int(pos[0].sum()) == 16 and int(neg[0].sum()) == 16
 
 
 def _torchvision_twin(fpn_channels: int = 32) -> MaskRCNN:
