@@ -24,6 +24,7 @@ import torch
 from fashionvision.config import load_config
 from fashionvision.data.synthetic_deepfashion import generate_deepfashion
 from fashionvision.engine.fashionnet import evaluate_fashionnet_checkpoint
+from fashionvision.engine.schedule import scaled_1x_steps
 from fashionvision.engine.trainer import train
 from fashionvision.evaluation.tables import format_fashionnet_report
 from fashionvision.io_utils import write_json
@@ -65,7 +66,7 @@ def main() -> None:
     if not (run / "model_final.pt").exists():
         overrides = [f"data.root={data}", "train.eval_every=0", "train.progress=false"]
         if args.epochs is not None:
-            steps = [args.epochs * 8 // 12, args.epochs * 11 // 12]
+            steps = scaled_1x_steps(args.epochs, whole_epochs=True)
             overrides += [f"solver.epochs={args.epochs}", f"solver.steps={steps}"]
         cfg = load_config(args.config, [*overrides, *args.overrides])
         start = time.perf_counter()

@@ -35,6 +35,7 @@ from fashionvision.data.synthetic_parsing import generate_fashionpedia, generate
 from fashionvision.engine.coco_data import imaterialist_coco
 from fashionvision.engine.evaluate import inference_on_dataset
 from fashionvision.engine.inference import load_network
+from fashionvision.engine.schedule import scaled_1x_steps
 from fashionvision.engine.trainer import train
 from fashionvision.evaluation.coco_json_evaluator import CocoJsonEvaluator
 from fashionvision.evaluation.tables import format_parsing_report
@@ -79,7 +80,7 @@ def main() -> None:
     run = args.out / "run"
     train_s = None
     if not (run / "model_final.pt").exists():
-        steps = [args.epochs * 8 // 12, args.epochs * 11 // 12]
+        steps = scaled_1x_steps(args.epochs, whole_epochs=True)
         cfg = load_config(
             "match_rcnn_tiny",
             [

@@ -35,6 +35,7 @@ from fashionvision.config import load_config
 from fashionvision.data.synthetic import generate_dataset
 from fashionvision.engine.build import resolve_device
 from fashionvision.engine.evaluate import evaluate_checkpoint
+from fashionvision.engine.schedule import scaled_1x_steps
 from fashionvision.engine.trainer import train
 from fashionvision.evaluation.error_analysis import analyze_detections
 from fashionvision.evaluation.tables import format_report
@@ -91,7 +92,7 @@ def main() -> None:
             workers=args.data_workers,
             categories=args.categories,
         )
-    steps = [args.epochs * 8 // 12, args.epochs * 11 // 12]  # the 1x schedule's 8 and 11 of 12
+    steps = scaled_1x_steps(args.epochs)
     cfg = load_config(
         args.preset,
         [

@@ -107,6 +107,7 @@ def run_demo(
 
     from fashionvision.engine.evaluate import ProgressBar, evaluate_model
     from fashionvision.engine.inference import Predictor
+    from fashionvision.engine.schedule import scaled_1x_steps
 
     settings = settings or DemoSettings()
     out = Path(out_dir)
@@ -131,7 +132,7 @@ def run_demo(
     tic = time.perf_counter()
     log(f"[2/4] training {settings.config} for {settings.epochs} epochs on {data_root}")
     # The 1x schedule's decays at epochs 8 and 11 of 12, scaled to the demo's length.
-    steps = [max(1, settings.epochs * 8 // 12), max(1, settings.epochs * 11 // 12)]
+    steps = scaled_1x_steps(settings.epochs)
     cfg = load_config(
         settings.config,
         [

@@ -1,7 +1,12 @@
 import pytest
 import torch
 
-from fashionvision.engine.schedule import WarmupMultiStepLR, epochs_to_iters, lr_factor
+from fashionvision.engine.schedule import (
+    WarmupMultiStepLR,
+    epochs_to_iters,
+    lr_factor,
+    scaled_1x_steps,
+)
 
 KW = {"warmup_iters": 100, "warmup_factor": 0.001, "milestones": [800, 1100], "gamma": 0.1}
 
@@ -64,3 +69,11 @@ def test_scheduler_state_round_trips():
         == pytest.approx(opt.param_groups[0]["lr"])
         == pytest.approx(0.002)
     )
+
+
+def test_scaled_1x_steps_keep_the_1x_proportions() -> None:
+    assert scaled_1x_steps(12) == [8.0, 11.0]
+    assert scaled_1x_steps(7) == [4.67, 6.42]  # 67 % of the run at the full lr, as in 1x
+    assert scaled_1x_steps(7, whole_epochs=True) == [4.0, 6.0]  # 57 %: the old flooring
+    assert scaled_1x_steps(1) == [0.67, 0.92]
+    assert epochs_to_iters(scaled_1x_steps(4), 1575) == [4205, 5780]
