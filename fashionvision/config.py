@@ -176,6 +176,10 @@ class SolverConfig:
     `momentum` unused), an option for short from-scratch runs.
     `batch_size` is the total over all processes (divided by the world size under DDP).
     `clip` > 0 clips the gradient norm; `amp` enables mixed precision on CUDA only.
+    `schedule`: ``step`` (×`gamma` at each of `steps`) or ``cosine`` (a half cosine from the base
+    lr to 0 over `epochs`; `steps` and `gamma` unused), both after the linear warm-up.
+    `ema` > 0: keep an exponential moving average of the weights with this decay per iteration
+    (e.g. 0.999); the in-training evaluation and ``model_final.pt`` use the average.
     """
 
     epochs: int = 12
@@ -188,8 +192,10 @@ class SolverConfig:
     warmup_factor: float = 0.001
     steps: tuple[float, ...] = (8, 11)
     gamma: float = 0.1
+    schedule: Literal["step", "cosine"] = "step"
     amp: bool = True
     clip: float = 0.0
+    ema: float = 0.0
 
 
 @dataclass

@@ -1,10 +1,12 @@
-"""The training loop: SGD + warm-up/multi-step schedule, AMP, DDP, metrics, evaluation, resume.
+"""The training loop: SGD + warm-up/multi-step schedule, AMP, DDP, metrics, evaluation, resume,
+and optionally an exponential moving average of the weights (``solver.ema``).
 
 Run layout (``RUN_DIR``): ``config.yaml`` (the resolved config), ``metrics.csv`` (one row every
 ``train.log_every`` iterations: raw and weighted losses, lr, seconds per iteration),
 ``eval_epochN.json`` (every number of `fashionvision.engine.evaluate` on the validation split,
 each rank evaluating its shard), ``last.pt`` (full training
-state, every ``train.checkpoint_every`` iterations and at each epoch end) and ``model_final.pt``.
+state, every ``train.checkpoint_every`` iterations and at each epoch end) and ``model_final.pt``
+(the weights to use: the moving average when ``solver.ema`` > 0).
 
 Determinism and resume: the batches of an epoch are a function of (seed, epoch) only, so resuming
 rebuilds the epoch's batch list and skips the ``iter_in_epoch`` batches already done; the
@@ -25,6 +27,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from fashionvision.config import Config, config_to_dict, save_config
@@ -44,7 +47,7 @@ from fashionvision.engine.checkpoint import (
     set_rng_state,
 )
 from fashionvision.engine.losses import FASHIONNET_LOSS_GROUPS, weighted_loss
-from fashionvision.engine.schedule import WarmupMultiStepLR, epochs_to_iters
+from fashionvision.engine.schedule import WarmupLR, epochs_to_iters
 from fashionvision.errors import ConfigError, FashionVisionError
 from fashionvision.io_utils import atomic_write, write_json
 from fashionvision.structures import ImageAnnotation
@@ -62,6 +65,21 @@ def check_balance_fits(cfg: Config) -> None:
             f"data.balance: {d.balance!r} is for arch=match_rcnn with data.format=deepfashion2, "
             f"not arch={cfg.arch} with data.format={d.format}; set data.balance=none"
         )
+
+
+def check_ema_decay(decay: float) -> None:
+    if not 0.0 <= decay < 1.0:
+        raise ConfigError(f"solver.ema: expected a decay in [0, 1) (0 = off), got {decay}")
+
+
+def weight_average(model: nn.Module, decay: float) -> AveragedModel | None:
+    """An exponential moving average of `model`'s parameters and buffers, updated with
+    ``update_parameters`` after each step (None when `decay` is 0: off).  torch's AveragedModel:
+    its first update copies the weights, each later one moves the average by ``1 - decay``."""
+    check_ema_decay(decay)
+    if decay == 0.0:
+        return None
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
 def seed_everything(seed: int) -> None:
@@ -164,6 +182,7 @@ class Trainer:
     ):
         self.cfg = cfg
         check_balance_fits(cfg)  # before anything is built or read
+        check_ema_decay(cfg.solver.ema)
         # called on every rank after each epoch's training steps with (trainer, seconds they took)
         self.on_epoch_end = on_epoch_end
         self.out_dir = Path(out_dir)
@@ -200,6 +219,8 @@ class Trainer:
             self.ddp_model = nn.parallel.DistributedDataParallel(
                 self.model, device_ids=ids, find_unused_parameters=True
             )
+        # after the data set-up, which may set model buffers (FashionNet's attribute frequency)
+        self.ema = weight_average(self.model, cfg.solver.ema)
         self.optimizer, self.scheduler = self._optimizer()
         self.amp = bool(cfg.solver.amp and self.device.type == "cuda")
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp)
@@ -321,7 +342,7 @@ class Trainer:
         with D.main_first(self.dist):
             return path, load_split(path, strict=self.cfg.data.strict)
 
-    def _optimizer(self) -> tuple[torch.optim.Optimizer, WarmupMultiStepLR]:
+    def _optimizer(self) -> tuple[torch.optim.Optimizer, WarmupLR]:
         s = self.cfg.solver
         params = [p for p in self.model.parameters() if p.requires_grad]
         optimizer: torch.optim.Optimizer
@@ -331,12 +352,15 @@ class Trainer:
             optimizer = torch.optim.SGD(
                 params, lr=s.base_lr, momentum=s.momentum, weight_decay=s.weight_decay
             )
-        scheduler = WarmupMultiStepLR(
+        scheduler = WarmupLR(
             optimizer,
             milestones=epochs_to_iters(s.steps, self.iters_per_epoch),
             gamma=s.gamma,
             warmup_iters=s.warmup_iters,
             warmup_factor=s.warmup_factor,
+            schedule=s.schedule,
+            # the schedule's length, not train.max_iters (a cap that stops a run early)
+            max_iters=self.iters_per_epoch * s.epochs,
         )
         return optimizer, scheduler
 
@@ -397,9 +421,15 @@ class Trainer:
         )
 
     # ----------------------------------------------------------------------- checkpoints
+    @property
+    def eval_model(self) -> nn.Module:
+        """The weights evaluation and ``model_final.pt`` use: the moving average when kept."""
+        return self.ema.module if self.ema is not None else self.model
+
     def checkpoint_state(self) -> dict[str, Any]:
         return {
             "model": self.model.state_dict(),
+            **({"ema": self.ema.state_dict()} if self.ema is not None else {}),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict(),
@@ -420,6 +450,7 @@ class Trainer:
         if not full:
             keep = ("model", "config", "epoch", "iteration", "labels")
             state = {k: state[k] for k in keep if k in state}
+            state["model"] = self.eval_model.state_dict()
         save_checkpoint(self.out_dir / name, state)
 
     def resume(self, path: str | Path | None = None) -> None:
@@ -433,6 +464,9 @@ class Trainer:
                 f"{self.cfg.train.seed}; the data position would not match"
             )
         self.model.load_state_dict(ckpt["model"])
+        if self.ema is not None and "ema" in ckpt:
+            # without one (EMA newly turned on) the average restarts from the resumed weights
+            self.ema.load_state_dict(ckpt["ema"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
         if ckpt["scaler"]:  # empty when saved with AMP off (e.g. a CPU run resumed on CUDA)
@@ -488,6 +522,8 @@ class Trainer:
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
         metrics = {"loss": total.item()}
         metrics.update({k: v.item() for k, v in loss_dict.items()})
         metrics.update({f"w_{k}": v.item() for k, v in weighted.items()})
@@ -586,7 +622,7 @@ class Trainer:
             from fashionvision.engine.fashionnet import evaluate_fashionnet
 
             metrics = evaluate_fashionnet(
-                self.model,
+                self.eval_model,
                 self.val_fashion,
                 input_size=self.cfg.fashionnet.input_size,
                 device=self.device,
@@ -600,7 +636,7 @@ class Trainer:
             from fashionvision.evaluation.coco_json_evaluator import CocoJsonEvaluator
 
             metrics = inference_on_dataset(
-                self.model,
+                self.eval_model,
                 self.val_coco.image_dir,
                 self.val_coco.records,
                 [CocoJsonEvaluator(self.val_coco)],
@@ -613,7 +649,7 @@ class Trainer:
         if self.val_records is None or self.val_split_dir is None:
             return None
         metrics, _, _ = evaluate_model(
-            self.model,
+            self.eval_model,
             self.val_split_dir,
             self.val_records,
             device=self.device,

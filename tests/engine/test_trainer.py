@@ -222,3 +222,68 @@ def test_repeat_factor_sampling_repeats_images_and_every_rank_gets_as_many_batch
     planned = sum(len(b) for b in repeated.epoch_plan(0))
     assert planned > sum(len(b) for b in plain.epoch_plan(0))  # rare images come back
     assert repeated.epoch_plan(0) == repeated.epoch_plan(0) != repeated.epoch_plan(1)
+
+
+def _float_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items() if v.is_floating_point()}
+
+
+def test_ema_is_the_moving_average_of_the_steps_weights_and_model_final_holds_it(
+    data_root, tmp_path
+):
+    trainer = _trainer(data_root, tmp_path, "solver.ema=0.5", "train.max_iters=3")
+    assert trainer.eval_model is trainer.ema.module
+    after_each_step: list[dict[str, torch.Tensor]] = []
+    trainer.optimizer.register_step_post_hook(
+        lambda *_: after_each_step.append(_float_state(trainer.model))
+    )
+    trainer.fit()
+    assert len(after_each_step) == 3
+    # the average written out by hand: the first step's weights, then halfway to each next one
+    expected = after_each_step[0]
+    for weights in after_each_step[1:]:
+        expected = {k: 0.5 * expected[k] + 0.5 * weights[k] for k in expected}
+    final = load_checkpoint(tmp_path / "model_final.pt")["model"]
+    last = load_checkpoint(tmp_path / "last.pt")
+    changed = 0
+    for key, value in expected.items():
+        torch.testing.assert_close(final[key], value)
+        torch.testing.assert_close(last["model"][key], after_each_step[-1][key])  # raw weights
+        changed += not torch.equal(value, after_each_step[-1][key])
+    assert changed > 10  # the average is not the last step's weights
+    assert int(last["ema"]["n_averaged"]) == 3
+
+
+@pytest.mark.slow
+def test_a_resumed_ema_run_ends_with_the_uninterrupted_runs_average(data_root, tmp_path):
+    _trainer(data_root, tmp_path / "a", "solver.ema=0.9", "train.max_iters=3").fit()
+    _trainer(data_root, tmp_path / "b", "solver.ema=0.9", "train.max_iters=2").fit()
+    _trainer(data_root, tmp_path / "b", "solver.ema=0.9", "train.max_iters=3").fit(resume=True)
+    a = load_checkpoint(tmp_path / "a" / "model_final.pt")["model"]
+    b = load_checkpoint(tmp_path / "b" / "model_final.pt")["model"]
+    for key, value in a.items():
+        torch.testing.assert_close(b[key], value, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("solver.ema=1.0", "solver.ema: expected a decay in \\[0, 1\\)"),
+        ("solver.ema=-0.1", "solver.ema: expected a decay in \\[0, 1\\)"),
+        ("solver.schedule=linear", "solver.schedule: expected one of \\['step', 'cosine'\\]"),
+    ],
+)
+def test_bad_ema_decay_or_schedule_is_refused_before_anything_is_built(
+    data_root, tmp_path, override, message
+):
+    with pytest.raises(ConfigError, match=message):
+        _trainer(data_root, tmp_path / "out", override)
+    assert not (tmp_path / "out").exists()
+
+
+def test_cosine_schedule_runs_over_the_whole_schedule_not_the_iteration_cap(data_root, tmp_path):
+    trainer = _trainer(
+        data_root, tmp_path, "solver.schedule=cosine", "solver.epochs=4", "train.max_iters=2"
+    )
+    assert trainer.scheduler.schedule == "cosine"
+    assert trainer.scheduler.max_iters == 4 * trainer.iters_per_epoch
