@@ -222,6 +222,11 @@ def run_demo(
         analysis=analysis,
     )
     log(format_report(metrics))
+    shown = metrics["predictions_shown"]
+    log(
+        f"predictions.png: {shown['verdicts']['right']} of {sum(shown['verdicts'].values())} "
+        f"drawn detections right, {shown['garments_found']} of {shown['garments']} garments found"
+    )
     return metrics
 
 
@@ -319,6 +324,7 @@ def write_report(
     tables = format_report(metrics, per_category=True)
     atomic_write(report_dir / "tables.md", lambda f: f.write("```\n" + tables + "\n```\n"))
     grid, shown = prediction_grid(split_dir, records, detections, num_images)
+    metrics["predictions_shown"] = shown
     _save_png(report_dir / "predictions.png", grid)
     _save_png(report_dir / "retrieval.png", retrieval_grid(split_dir, records, rows))
     curves = loss_plot(metrics_csv) if metrics_csv is not None and metrics_csv.exists() else None
@@ -532,6 +538,8 @@ def report_html(
     parts.append("</dl>")
 
     thr = shown.get("score_threshold", DISPLAY_SCORE_THRESHOLD)
+    verdicts = shown.get("verdicts", {})
+    drawn = sum(verdicts.values())
     legend = "".join(
         f"<span class='swatch' style='background: rgb{category_color(c)}'></span>"
         f"{_esc(CATEGORY_NAMES.get(c, c))}"
@@ -539,7 +547,10 @@ def report_html(
     )
     parts += [
         "<h2>Predictions on validation images</h2>",
-        f"<p><b>Score threshold {thr:.2f}</b>: each picture shows the detections scoring at "
+        "<p>Each pair shows a validation image twice: <b>left the ground truth</b> (the "
+        "annotated garments: box, category, polygons and landmarks), <b>right what the model "
+        "found</b>. "
+        f"<b>Score threshold {thr:.2f}</b>: the right picture shows the detections scoring at "
         f"least {thr:.2f} (the best {shown.get('per_image', 4)} per image; where a lower-scoring "
         f"box of another category lies on the same garment, box IoU ≥ {DISPLAY_OVERLAP_IOU}, "
         "only the better one is drawn), in the colour of their category: box, category name "
@@ -557,7 +568,16 @@ def report_html(
             else ""
         )
         + "</p>",
-        f"<p>Colours: {legend or 'no detection drawn'}</p>",
+        f"<p><b>Of the {drawn} detections drawn, {verdicts.get('right', 0)} are right</b> "
+        "(they lie on a garment of their category: box IoU ≥ "
+        f"{VERDICT_IOU}, each garment counted once), {verdicts.get('wrong category', 0)} "
+        "name the wrong category for the garment they lie on, "
+        f"{verdicts.get('duplicate', 0)} repeat a garment already found, and "
+        f"{verdicts.get('no garment', 0)} lie on no garment; "
+        f"{shown.get('garments_found', 0)} of the {shown.get('garments', 0)} annotated "
+        "garments in these pictures are found. Under each pair: the image's file name and the "
+        "verdicts of its detections.</p>",
+        f"<p>Colours: {legend or 'no garment drawn'}</p>",
         "<img src='predictions.png' alt='detections drawn on validation images'>",
         "<h2>Retrieval: user-photo queries and their top-5 shop results</h2>",
         "<p>One line per query (the 6 most confident detections in user photos): first the "
@@ -754,6 +774,42 @@ def _covers(kept: Sequence[Detection], det: Detection) -> bool:
     )
 
 
+# A drawn detection is "right" when it matches a garment of its category at this box IoU (the
+# threshold of box AP50, the headline number).
+VERDICT_IOU = 0.5
+VERDICTS = ("right", "wrong category", "duplicate", "no garment")
+
+
+def judge_detections(rec: ImageAnnotation, dets: Sequence[Detection]) -> list[str]:
+    """One verdict per detection of `rec` (best first, as drawn): ``right`` when it matches a
+    garment of its own category not matched yet (box IoU >= `VERDICT_IOU`), ``duplicate`` when
+    such a garment is already matched by a better detection, ``wrong category`` when it lies on
+    a garment (IoU >= `VERDICT_IOU`) of another category only, else ``no garment``.  Greedy by
+    score, as COCO matching is."""
+    items = [it for it in rec.items if it.bbox is not None]
+    boxes = np.asarray([it.bbox for it in items], float).reshape(-1, 4)
+    found: set[int] = set()
+    verdicts = []
+    for det in sorted(dets, key=lambda d: -d.score):
+        ious = box_iou_pairwise(np.asarray(det.bbox, float)[None], boxes)
+        same = [
+            (iou, k)
+            for k, iou in enumerate(ious)
+            if items[k].category_id == det.category_id and iou >= VERDICT_IOU
+        ]
+        free = [(iou, k) for iou, k in same if k not in found]
+        if free:
+            found.add(max(free)[1])
+            verdicts.append("right")
+        elif same:
+            verdicts.append("duplicate")
+        elif len(ious) and ious.max() >= VERDICT_IOU:
+            verdicts.append("wrong category")
+        else:
+            verdicts.append("no garment")
+    return verdicts
+
+
 def prediction_grid(
     split_dir: Path,
     records: Sequence[ImageAnnotation],
@@ -764,9 +820,11 @@ def prediction_grid(
 ) -> tuple[Image.Image, dict[str, Any]]:
     """Detections scoring >= `score_threshold` (at most `per_image`, best first, one per garment:
     a lower-scoring box with IoU >= `DISPLAY_OVERLAP_IOU` to a drawn one is left out) drawn on
-    `num_images` validation images: images with such detections first (spread over the split),
-    then others.  The threshold is written on the picture, and under each tile its file name and
-    how many detections it shows.  Returns the picture and what it shows (for the page)."""
+    `num_images` validation images, each beside its ground truth: images with such detections
+    first (spread over the split), then others.  The threshold is written on the picture, and
+    under each pair its file name and the verdicts of its detections (`judge_detections`).
+    Returns the picture and what it shows (for the page and metrics.json): the counts of each
+    verdict and of the garments found, so "are the drawn predictions right?" is a number."""
     requested = score_threshold
     best: dict[int, float] = {}
     for det in detections:
@@ -788,13 +846,23 @@ def prediction_grid(
     chosen += _spread(without, num_images - len(chosen))
     tiles = []
     categories: set[int] = set()
+    counts = dict.fromkeys(VERDICTS, 0)
+    garments = 0
     for rec in chosen:
         image = Image.open(split_dir / rec.file_name).convert("RGB")
         dets = by_image.get(rec.image_id, [])
         categories.update(d.category_id for d in dets)
-        tile = draw_annotation(image, dets, landmark_threshold=DISPLAY_LANDMARK_THRESHOLD)
-        label = f"{Path(rec.file_name).stem}: " + (f"{len(dets)} shown" if dets else "none")
-        tiles.append(label_below(tile, label))
+        categories.update(it.category_id for it in rec.items)
+        verdicts = judge_detections(rec, dets)
+        for v in verdicts:
+            counts[v] += 1
+        garments += len(rec.items)
+        truth = draw_annotation(image, rec.items, numbers=False)
+        predicted = draw_annotation(image, dets, landmark_threshold=DISPLAY_LANDMARK_THRESHOLD)
+        pair = draw_grid([truth, predicted], ncols=2, pad=2)
+        tally = ", ".join(f"{verdicts.count(v)} {v}" for v in VERDICTS if v in verdicts)
+        label = f"{Path(rec.file_name).stem}: truth | predicted: " + (tally or "none")
+        tiles.append(label_below(pair, label))
     shown = {
         "score_threshold": score_threshold,
         "requested_threshold": requested,
@@ -804,17 +872,26 @@ def prediction_grid(
         "split_images": len(records),
         "split_with_detections": len(with_dets),
         "categories": sorted(categories),
+        "verdicts": counts,
+        "garments": garments,
+        "garments_found": counts["right"],  # a right detection is matched to one garment
     }
     if not tiles:
         blank = Image.new("RGB", (256, 64), "white")
         return with_caption(blank, "no validation images"), shown
-    grid = draw_grid(tiles, ncols=min(4, len(tiles)))
+    grid = draw_grid(tiles, ncols=min(3, len(tiles)))
+    drawn = sum(counts.values())
     caption = (
-        f"Detections with score >= {score_threshold:.2f}"
+        "Left of each pair the ground truth, right the detections with score >= "
+        f"{score_threshold:.2f}"
         + (f" (lowered from {requested:.2f}: low scores)" if score_threshold < requested else "")
         + f" (best {per_image} per image, one box per garment), coloured "
         f"by category; landmark dots where their score >= {DISPLAY_LANDMARK_THRESHOLD:.1f}. "
-        f"{shown['with_detections']} of {len(chosen)} images shown have one."
+        f"{shown['with_detections']} of {len(chosen)} images shown have one. Of the "
+        f"{drawn} detections drawn, {counts['right']} are right (a garment of that category, box "
+        f"IoU >= {VERDICT_IOU}), {counts['wrong category']} name the wrong category, "
+        f"{counts['duplicate']} repeat a garment found, {counts['no garment']} lie on no "
+        f"garment; {counts['right']} of {garments} garments found."
     )
     return with_caption(grid, caption), shown
 

@@ -23,6 +23,7 @@ from fashionvision.demo import (
     _covers,
     available_cores,
     demo_threads,
+    judge_detections,
     prediction_grid,
     write_report,
 )
@@ -170,6 +171,44 @@ def test_prediction_grid_draws_one_box_per_garment(split):
     assert _covers(dets[:1], second_guess) and not _covers(dets[:1], dets[1])
 
 
+def test_each_drawn_detection_is_judged_against_the_ground_truth(split):
+    val, records = split
+    rec = next(r for r in records if len(r.items) >= 2)
+    a, b = gt_detections(records, {rec.image_id}, score=0.9)[:2]
+    x1, y1, x2, y2 = a.bbox
+    w, h = x2 - x1, y2 - y1
+    other = next(c for c in range(1, 14) if c not in {i.category_id for i in rec.items})
+    dets = [
+        a,  # on garment a, its category: right
+        replace(a, score=0.8, bbox=(x1 + 0.1 * w, y1, x2, y2)),  # a again (IoU 0.9): duplicate
+        replace(b, score=0.7, category_id=other),  # on garment b, another category
+        replace(a, score=0.6, bbox=(x2 + 5 * w, y2 + 5 * h, x2 + 6 * w, y2 + 6 * h)),  # nowhere
+        replace(a, score=0.5, bbox=(x1 + 0.6 * w, y1, x2 + 0.6 * w, y2)),  # IoU 0.25: nowhere
+    ]
+    verdicts = ["right", "duplicate", "wrong category", "no garment", "no garment"]
+    assert judge_detections(rec, dets) == verdicts
+    # best first whatever the order given: the lower-scoring twin is the duplicate
+    assert judge_detections(rec, dets[::-1]) == verdicts
+    assert judge_detections(rec, []) == []
+
+
+def test_prediction_grid_counts_the_verdicts_and_the_garments_found(split):
+    val, records = split
+    ids = {records[1].image_id, records[7].image_id}
+    dets = gt_detections(records, ids)
+    n = sum(len(r.items) for r in records if r.image_id in ids)
+    wrong = replace(dets[0], category_id=next(c for c in range(1, 14) if c != dets[0].category_id))
+    grid, shown = prediction_grid(val, records, [wrong, *dets[1:]], num_images=2)
+    assert shown["garments"] == n and shown["garments_found"] == n - 1
+    assert shown["verdicts"] == {
+        "right": n - 1,
+        "wrong category": 1,
+        "duplicate": 0,
+        "no garment": 0,
+    }
+    assert grid.width > 2 * 2 * 128  # each image beside its ground truth
+
+
 def test_report_explains_itself_and_works_offline(split, tmp_path):
     val, records = split
     dets = gt_detections(records, {r.image_id for r in records[::3]})
@@ -202,6 +241,12 @@ def test_report_explains_itself_and_works_offline(split, tmp_path):
         assert column in text, column
     # the pictures' thresholds and colours
     assert "Score threshold 0.30" in text
+    # the verdicts: detections on the GT boxes are all right, and metrics.json says so too
+    shown = json.loads((report / "metrics.json").read_text())["predictions_shown"]
+    drawn = shown["verdicts"]["right"]
+    assert drawn > 0 and sum(shown["verdicts"].values()) == drawn
+    assert f"Of the {drawn} detections drawn, {drawn} are right" in text
+    assert "left the ground truth" in text
     for colour in ("blue", "Green", "red"):
         assert colour in text, colour
     assert "Box AP by category" in text and "long sleeve outwear" in text
