@@ -538,8 +538,6 @@ def report_html(
     parts.append("</dl>")
 
     thr = shown.get("score_threshold", DISPLAY_SCORE_THRESHOLD)
-    verdicts = shown.get("verdicts", {})
-    drawn = sum(verdicts.values())
     legend = "".join(
         f"<span class='swatch' style='background: rgb{category_color(c)}'></span>"
         f"{_esc(CATEGORY_NAMES.get(c, c))}"
@@ -568,15 +566,8 @@ def report_html(
             else ""
         )
         + "</p>",
-        f"<p><b>Of the {drawn} detections drawn, {verdicts.get('right', 0)} are right</b> "
-        "(they lie on a garment of their category: box IoU ≥ "
-        f"{VERDICT_IOU}, each garment counted once), {verdicts.get('wrong category', 0)} "
-        "name the wrong category for the garment they lie on, "
-        f"{verdicts.get('duplicate', 0)} repeat a garment already found, and "
-        f"{verdicts.get('no garment', 0)} lie on no garment; "
-        f"{shown.get('garments_found', 0)} of the {shown.get('garments', 0)} annotated "
-        "garments in these pictures are found. Under each pair: the image's file name and the "
-        "verdicts of its detections.</p>",
+        f"<p><b>{_esc(verdict_summary(shown))}</b> Under each pair: the image's file name and "
+        "the verdicts of its detections.</p>",
         f"<p>Colours: {legend or 'no garment drawn'}</p>",
         "<img src='predictions.png' alt='detections drawn on validation images'>",
         "<h2>Retrieval: user-photo queries and their top-5 shop results</h2>",
@@ -810,6 +801,19 @@ def judge_detections(rec: ImageAnnotation, dets: Sequence[Detection]) -> list[st
     return verdicts
 
 
+def verdict_summary(shown: dict[str, Any]) -> str:
+    """One sentence of `prediction_grid`'s counts, for the picture's caption and the page."""
+    counts = shown.get("verdicts", dict.fromkeys(VERDICTS, 0))
+    return (
+        f"Of the {sum(counts.values())} detections drawn, {counts['right']} are right (they lie "
+        f"on a garment of their category: box IoU >= {VERDICT_IOU}, each garment counted once), "
+        f"{counts['wrong category']} name the wrong category for the garment they lie on, "
+        f"{counts['duplicate']} repeat a garment already found and {counts['no garment']} lie "
+        f"on no garment; {shown.get('garments_found', 0)} of the {shown.get('garments', 0)} "
+        "annotated garments in these pictures are found."
+    )
+
+
 def prediction_grid(
     split_dir: Path,
     records: Sequence[ImageAnnotation],
@@ -880,18 +884,14 @@ def prediction_grid(
         blank = Image.new("RGB", (256, 64), "white")
         return with_caption(blank, "no validation images"), shown
     grid = draw_grid(tiles, ncols=min(3, len(tiles)))
-    drawn = sum(counts.values())
     caption = (
         "Left of each pair the ground truth, right the detections with score >= "
         f"{score_threshold:.2f}"
         + (f" (lowered from {requested:.2f}: low scores)" if score_threshold < requested else "")
         + f" (best {per_image} per image, one box per garment), coloured "
         f"by category; landmark dots where their score >= {DISPLAY_LANDMARK_THRESHOLD:.1f}. "
-        f"{shown['with_detections']} of {len(chosen)} images shown have one. Of the "
-        f"{drawn} detections drawn, {counts['right']} are right (a garment of that category, box "
-        f"IoU >= {VERDICT_IOU}), {counts['wrong category']} name the wrong category, "
-        f"{counts['duplicate']} repeat a garment found, {counts['no garment']} lie on no "
-        f"garment; {counts['right']} of {garments} garments found."
+        f"{shown['with_detections']} of {len(chosen)} images shown have one. "
+        + verdict_summary(shown)
     )
     return with_caption(grid, caption), shown
 
