@@ -48,6 +48,8 @@ class ModelConfig:
     `roi_align`: ``torchvision`` (its RoIAlign kernel everywhere) or ``sparse`` (on the CPU, the
     RoIAlign of all FPN levels as one sparse-matrix product: the same numbers up to float
     rounding, a faster training step; CUDA keeps torchvision's kernel).
+    `roi_canonical_scale`: the box side (input pixels) every head's RoIAlign pools from FPN level
+    P4, one level per halving or doubling (the FPN paper's 224, made for 800-px inputs).
     """
 
     backbone: str = "resnet50"
@@ -81,6 +83,7 @@ class ModelConfig:
     box_head: Literal["2fc", "4conv1fc"] = "2fc"
     stream_detections_per_img: int | None = None
     roi_align: Literal["torchvision", "sparse"] = "torchvision"
+    roi_canonical_scale: int = 224
     masks: bool = True
     landmarks: bool = True
     matching: bool = True

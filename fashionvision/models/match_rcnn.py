@@ -152,12 +152,27 @@ RoIAlignKind = Literal["torchvision", "sparse"]
 ROI_ALIGN_KINDS: tuple[str, ...] = get_args(RoIAlignKind)
 
 
-def roi_pooler(output_size: int, kind: RoIAlignKind) -> MultiScaleRoIAlign:
+# The FPN paper's level mapping: a box of this side (in input pixels) pools from P4, each halving
+# or doubling one level down or up.  224 suits 800-px inputs; at the tiny preset's 256 px every
+# garment falls on P2-P3, the shallowest levels, unless the scale shrinks with the input.
+CANONICAL_SCALE = 224
+
+
+def roi_pooler(
+    output_size: int, kind: RoIAlignKind, canonical_scale: int = CANONICAL_SCALE
+) -> MultiScaleRoIAlign:
     """The FPN RoIAlign of a head (sampling ratio 2, as torchvision's Mask R-CNN): ``torchvision``
     its kernel; ``sparse`` the same pooling as one sparse-matrix product on the CPU
-    (`SparseMultiScaleRoIAlign`, a faster training step there; torchvision's kernel on CUDA)."""
+    (`SparseMultiScaleRoIAlign`, a faster training step there; torchvision's kernel on CUDA).
+    A box of side `canonical_scale` pools from P4 (torchvision's `canonical_scale`)."""
+    if canonical_scale <= 0:
+        raise FashionVisionError(
+            f"model.roi_canonical_scale: expected a side in pixels > 0, got {canonical_scale}"
+        )
     cls = SparseMultiScaleRoIAlign if kind == "sparse" else MultiScaleRoIAlign
-    return cls(_FEATURE_NAMES, output_size=output_size, sampling_ratio=2)
+    return cls(
+        _FEATURE_NAMES, output_size=output_size, sampling_ratio=2, canonical_scale=canonical_scale
+    )
 
 
 def _stream_modules(
@@ -171,6 +186,7 @@ def _stream_modules(
     stream_roi_size: int,
     matching_roi_size: int | None,
     roi_align: RoIAlignKind,
+    canonical_scale: int,
 ) -> dict[str, nn.Module | None]:
     """The landmark/matching stream modules for MatchRoIHeads (None when switched off)."""
     streams: dict[str, nn.Module | None] = {
@@ -181,11 +197,11 @@ def _stream_modules(
         "similarity": None,
     }
     if landmarks or matching:
-        streams["stream_roi_pool"] = roi_pooler(stream_roi_size, roi_align)
+        streams["stream_roi_pool"] = roi_pooler(stream_roi_size, roi_align, canonical_scale)
     if landmarks:
         streams["landmark_head"] = LandmarkHead(channels, landmark_width, landmark_convs)
     if matching and matching_roi_size not in (None, stream_roi_size):
-        streams["matching_roi_pool"] = roi_pooler(matching_roi_size, roi_align)
+        streams["matching_roi_pool"] = roi_pooler(matching_roi_size, roi_align, canonical_scale)
     if matching:
         streams["matching_head"] = MatchingHead(channels, matching_width, matching_dim)
         streams["similarity"] = PairSimilarity(matching_dim)
@@ -239,6 +255,7 @@ def build_match_rcnn(
     box_head: BoxHeadKind = "2fc",
     num_attributes: int = 0,
     roi_align: RoIAlignKind = "torchvision",
+    roi_canonical_scale: int = CANONICAL_SCALE,
     **torchvision_kwargs: Any,
 ) -> MatchRCNN:
     """Build Match R-CNN; `num_classes` counts the background (13 garments + 1).
@@ -261,6 +278,8 @@ def build_match_rcnn(
     pooled features as the landmark stream).
     `num_attributes` > 0 adds the multi-label attribute head (`AttributeHead`, A logits on the
     box head's `representation_size` features; targets ``attributes [N, A]``); 0 = none.
+    `roi_canonical_scale`: the box side, in input pixels, that every head's RoIAlign pools from
+    P4 (the FPN paper's 224, for 800-px inputs); smaller sends boxes to deeper levels.
     """
     unknown = set(torchvision_kwargs) - set(TORCHVISION_DEFAULTS)
     if unknown:
@@ -289,7 +308,7 @@ def build_match_rcnn(
         raise FashionVisionError(
             f"model.roi_align: expected one of {list(ROI_ALIGN_KINDS)}, got {roi_align!r}"
         )
-    box_pool = roi_pooler(box_roi_size, roi_align)
+    box_pool = roi_pooler(box_roi_size, roi_align, roi_canonical_scale)
     mask_parts: dict[str, nn.Module | None] = {
         "mask_roi_pool": None,
         "mask_head": None,
@@ -297,7 +316,7 @@ def build_match_rcnn(
     }
     if masks:
         mask_parts = {
-            "mask_roi_pool": roi_pooler(14, roi_align),
+            "mask_roi_pool": roi_pooler(14, roi_align, roi_canonical_scale),
             "mask_head": MaskRCNNHeads(fpn_channels, [mask_head_width] * 4, 1),
             "mask_predictor": MaskRCNNPredictor(mask_head_width, mask_head_width, num_classes),
         }
@@ -325,6 +344,7 @@ def build_match_rcnn(
             stream_roi_size,
             matching_roi_size,
             roi_align,
+            roi_canonical_scale,
         ),
         pair_neg_ratio=pair_neg_ratio,
         pair_same_category_share=pair_same_category_share,

@@ -13,11 +13,13 @@ from torchvision.models.detection.faster_rcnn import (
     TwoMLPHead,
 )
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
+from torchvision.ops import MultiScaleRoIAlign
 
 from fashionvision.categories import category
 from fashionvision.errors import FashionVisionError
 from fashionvision.models import MatchRCNN, build_match_rcnn
 from fashionvision.models.backbones import build_backbone
+from fashionvision.models.match_rcnn import roi_pooler
 
 LOSS_KEYS = {
     "loss_objectness",
@@ -232,6 +234,31 @@ def test_4conv1fc_box_head_is_torchvisions_conv_fc_head(norm: str, norm_type: ty
     with torch.no_grad():
         out = model.eval()([torch.rand(3, 128, 128)])[0]
     assert out["boxes"].shape[1] == 4 and len(out["boxes"]) > 0
+
+
+@pytest.mark.parametrize("roi_align", ["torchvision", "sparse"])
+def test_roi_canonical_scale_moves_every_heads_boxes_to_deeper_fpn_levels(roi_align: str) -> None:
+    # FPN: level = floor(4 + log2(sqrt(wh) / canonical)), clamped to P2-P5.  A 100-px box pools
+    # from P2 at torchvision's 224, from P3 at 112 and from P4 at 56.
+    model = tiny_model(roi_canonical_scale=112, roi_align=roi_align, stream_roi_size=7)
+    heads = model.roi_heads
+    pools = [heads.box_roi_pool, heads.mask_roi_pool, heads.stream_roi_pool]
+    assert [p.canonical_scale for p in pools] == [112, 112, 112]
+    torch.manual_seed(2)
+    names, strides = ["0", "1", "2", "3"], [4, 8, 16, 32]
+    features = {
+        n: torch.randn(1, 8, 128 // s, 128 // s) for n, s in zip(names, strides, strict=True)
+    }
+    box = [torch.tensor([[10.0, 14.0, 110.0, 114.0]])]
+    for scale, level in ((224, 0), (112, 1), (56, 2)):
+        pooled = roi_pooler(7, roi_align, scale)(features, box, [(128, 128)])  # type: ignore[arg-type]
+        # the same box on the one level torchvision's own pooler (a single map, no mapping) reads
+        alone = MultiScaleRoIAlign([names[level]], 7, 2)
+        expected = alone({names[level]: features[names[level]]}, box, [(128, 128)])
+        torch.testing.assert_close(pooled, expected)
+    for bad in (0, -56):
+        with pytest.raises(FashionVisionError, match="model.roi_canonical_scale"):
+            tiny_model(roi_canonical_scale=bad)
 
 
 def test_box_head_and_positive_fraction_are_checked() -> None:
