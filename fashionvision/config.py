@@ -12,6 +12,7 @@ and the CLI read a config; library functions take plain keyword arguments.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import types
 import typing
@@ -50,6 +51,9 @@ class ModelConfig:
     rounding, a faster training step; CUDA keeps torchvision's kernel).
     `roi_canonical_scale`: the box side (input pixels) every head's RoIAlign pools from FPN level
     P4, one level per halving or doubling (the FPN paper's 224, made for 800-px inputs).
+    `box_cross_class_nms_thresh`: at inference, after the per-class NMS, boxes of different
+    classes that overlap by more than this IoU keep only the best-scoring one (null = off, as in
+    torchvision and detectron2).
     """
 
     backbone: str = "resnet50"
@@ -84,6 +88,7 @@ class ModelConfig:
     stream_detections_per_img: int | None = None
     roi_align: Literal["torchvision", "sparse"] = "torchvision"
     roi_canonical_scale: int = 224
+    box_cross_class_nms_thresh: float | None = None
     masks: bool = True
     landmarks: bool = True
     matching: bool = True
@@ -290,13 +295,7 @@ def load_config(name_or_path: str | Path | None = None, overrides: Sequence[str]
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"{path}: top level must be a mapping of sections")
         data = loaded or {}
-    file_keys = _dotted_keys(data)
-    given: list[str] = []
-    for item in overrides:
-        key, value = parse_override(item)
-        _set_dotted(data, key, value)
-        given.append(key)
-    return _build_dataclass(Config, data, prefix="", source=_Source(source, given, file_keys))
+    return config_from_dict(data, source, overrides)
 
 
 def parse_override(item: str) -> tuple[str, Any]:
@@ -357,9 +356,44 @@ def _dotted_keys(data: Any, prefix: str = "") -> set[str]:
     return keys
 
 
-def config_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Config:
-    """Build a typed Config from nested mappings, checking every key and value type."""
-    return _build_dataclass(Config, data, prefix="", source=_Source(source))
+def config_from_dict(
+    data: Mapping[str, Any], source: str = "<dict>", overrides: Sequence[str] = ()
+) -> Config:
+    """Build a typed Config from nested mappings, checking every key and value type, after the
+    ``key=value`` `overrides` (which errors name as the command line's)."""
+    data = copy.deepcopy(dict(data))
+    file_keys = _dotted_keys(data)
+    given: list[str] = []
+    for item in overrides:
+        key, value = parse_override(item)
+        _set_dotted(data, key, value)
+        given.append(key)
+    return _build_dataclass(Config, data, prefix="", source=_Source(source, given, file_keys))
+
+
+# Model options that only decode a trained network's outputs (score floor, NMS, how many
+# detections and proposals are kept), so a checkpoint can be scored with other values than it
+# was trained with; every other option changes the network itself.
+INFERENCE_OPTIONS: tuple[str, ...] = (
+    "box_score_thresh",
+    "box_detections_per_img",
+    "box_cross_class_nms_thresh",
+    "stream_detections_per_img",
+    "rpn_pre_nms_top_n_test",
+    "rpn_post_nms_top_n_test",
+)
+
+
+def check_inference_overrides(overrides: Sequence[str]) -> None:
+    """A ConfigError naming the first override that is not ``model.<INFERENCE_OPTIONS>=...``."""
+    allowed = {f"model.{name}" for name in INFERENCE_OPTIONS}
+    for item in overrides:
+        key, _ = parse_override(item)
+        if key not in allowed:
+            raise ConfigError(
+                f"{OVERRIDE_SOURCE}: {key}: not an inference option; a trained checkpoint takes "
+                f"other values of {', '.join(sorted(allowed))} only"
+            )
 
 
 def config_to_dict(cfg: Any) -> dict[str, Any]:

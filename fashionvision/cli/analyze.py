@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from fashionvision.cli.options import add_batch_size, unit_float
+from fashionvision.cli.options import add_batch_size, add_inference_overrides, unit_float
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -49,6 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "use every detection the evaluation keeps)",
     )
     add_batch_size(parser)
+    add_inference_overrides(parser)
     parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: auto)")
     parser.add_argument(
         "--lenient", action="store_true", help="skip the bad parts of malformed annotations"
@@ -127,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         strict=not args.lenient,
         progress=ProgressBar("inference"),
+        overrides=args.overrides,
     )
     analysis = analyze_detections(
         coco.records, coco.detections, score_threshold=args.score_threshold

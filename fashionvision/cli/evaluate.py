@@ -32,6 +32,7 @@ import argparse
 
 from fashionvision.cli.options import (
     add_batch_size,
+    add_inference_overrides,
     add_retrieval_options,
     gallery_threshold,
     output_file,
@@ -70,6 +71,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "results format (COCO + attribute_ids)",
     )
     add_batch_size(model)
+    add_inference_overrides(model)
     model.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: auto)")
     add_retrieval_options(model)
     model.add_argument(
@@ -144,6 +146,8 @@ def run_checkpoint(args: argparse.Namespace) -> int:
         device = torch.device("cuda", dist.local_rank)
     try:
         if checkpoint_arch(args.weights) == "fashionnet":
+            if args.overrides:
+                args.parser.error("--set: a FashionNet checkpoint has no detection options")
             return _run_fashionnet(args, device, dist)
         if checkpoint_data_format(args.weights) in COCO_FORMATS:
             return _run_coco(args, device, dist, published)
@@ -157,6 +161,7 @@ def run_checkpoint(args: argparse.Namespace) -> int:
             ranking=args.ranking,
             gallery_threshold=threshold,
             progress=ProgressBar("inference") if dist.is_main else None,
+            overrides=args.overrides,
         )
     finally:
         D.cleanup(dist)
@@ -216,7 +221,7 @@ def _run_coco(
     )
     from fashionvision.io_utils import write_json
 
-    model, _ = load_network(args.weights, device)  # type: ignore[arg-type]
+    model, _ = load_network(args.weights, device, args.overrides)  # type: ignore[arg-type]
     annotation_file, image_dir = find_coco_split(args.split, args.partition)
     split = load_coco_split(annotation_file, image_dir, strict=not args.lenient)
     evaluator = CocoJsonEvaluator(split)

@@ -115,6 +115,22 @@ def add_batch_size(parser: argparse.ArgumentParser | argparse._ArgumentGroup) ->
     )
 
 
+def add_inference_overrides(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--set model.KEY=VALUE`` (repeatable): a checkpoint's inference options for this run."""
+    from fashionvision.config import INFERENCE_OPTIONS
+
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="model.KEY=VALUE",
+        help="score the checkpoint with another value of an inference option ("
+        + ", ".join(INFERENCE_OPTIONS)
+        + "); repeatable",
+    )
+
+
 def gallery_threshold(args: argparse.Namespace) -> float:
     """The ``--gallery-threshold`` given (checked in [0, 1] by `unit_float`) or the default."""
     from fashionvision.evaluation.retrieval_evaluator import DEFAULT_GALLERY_THRESHOLD

@@ -200,15 +200,17 @@ def evaluate_checkpoint(
     ranking: Ranking = DEFAULT_RANKING,
     gallery_threshold: float = DEFAULT_GALLERY_THRESHOLD,
     progress: Progress | None = None,
+    overrides: Sequence[str] = (),
 ) -> tuple[dict[str, Any] | None, COCOEvaluator, RetrievalEvaluator | None]:
     """`evaluate_model` for a checkpoint and a split folder (``annos/`` + ``image/``); under
-    torchrun rank 0 reads (and caches) the split index first, then the others."""
+    torchrun rank 0 reads (and caches) the split index first, then the others.  `overrides`
+    (``model.KEY=VALUE``) set the checkpoint's inference options (`INFERENCE_OPTIONS`)."""
     from fashionvision.data.deepfashion2 import load_split
     from fashionvision.engine.distributed import main_first
     from fashionvision.engine.inference import model_from_checkpoint
 
     dist = dist or DistInfo()
-    model, _ = model_from_checkpoint(weights, device)
+    model, _ = model_from_checkpoint(weights, device, overrides)
     with main_first(dist):
         records = load_split(split_dir, strict=strict)
     return evaluate_model(

@@ -146,16 +146,22 @@ def output_to_prediction(output: dict[str, torch.Tensor]) -> dict[str, Any]:
     }
 
 
-def load_network(path: str | Path, device: torch.device) -> tuple[nn.Module, Config]:
+def load_network(
+    path: str | Path, device: torch.device, overrides: Sequence[str] = ()
+) -> tuple[nn.Module, Config]:
     """Rebuild the network of a training checkpoint (``model`` + ``config`` entries), in eval
-    mode, whichever `arch` it is, with its whole config."""
-    from fashionvision.config import config_from_dict
+    mode, whichever `arch` it is, with its whole config; `overrides` (``model.KEY=VALUE``) set
+    inference options only (`INFERENCE_OPTIONS`: score floor, NMS, detection counts)."""
+    from fashionvision.config import check_inference_overrides, config_from_dict
 
+    check_inference_overrides(overrides)
     state = load_checkpoint(path, required=("model", "config"))
     try:
         cfg = config_from_dict(state["config"], source=str(path))
     except FashionVisionError as exc:
         raise CheckpointError(f"{path}: config: {exc}") from exc
+    if overrides:  # a bad value is the command line's error, not the checkpoint's
+        cfg = config_from_dict(state["config"], source=str(path), overrides=overrides)
     model = build_network(cfg)
     try:
         model.load_state_dict(state["model"])
@@ -177,10 +183,13 @@ def checkpoint_data_format(path: str | Path) -> str:
     return str(data.get("format", "deepfashion2")) if isinstance(data, dict) else "deepfashion2"
 
 
-def model_from_checkpoint(path: str | Path, device: torch.device) -> tuple[nn.Module, ModelConfig]:
-    """The Match R-CNN of a training checkpoint, in eval mode; a FashionNet checkpoint is a
-    CheckpointError naming the file (detection, matching and indexing need Match R-CNN)."""
-    model, cfg = load_network(path, device)
+def model_from_checkpoint(
+    path: str | Path, device: torch.device, overrides: Sequence[str] = ()
+) -> tuple[nn.Module, ModelConfig]:
+    """The Match R-CNN of a training checkpoint, in eval mode (`overrides` as in
+    `load_network`); a FashionNet checkpoint is a CheckpointError naming the file (detection,
+    matching and indexing need Match R-CNN)."""
+    model, cfg = load_network(path, device, overrides)
     if cfg.arch != "match_rcnn":
         raise CheckpointError(
             f"{path}: a {cfg.arch} checkpoint; this needs a Match R-CNN checkpoint"

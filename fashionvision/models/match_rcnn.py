@@ -256,6 +256,7 @@ def build_match_rcnn(
     num_attributes: int = 0,
     roi_align: RoIAlignKind = "torchvision",
     roi_canonical_scale: int = CANONICAL_SCALE,
+    box_cross_class_nms_thresh: float | None = None,
     **torchvision_kwargs: Any,
 ) -> MatchRCNN:
     """Build Match R-CNN; `num_classes` counts the background (13 garments + 1).
@@ -280,6 +281,9 @@ def build_match_rcnn(
     box head's `representation_size` features; targets ``attributes [N, A]``); 0 = none.
     `roi_canonical_scale`: the box side, in input pixels, that every head's RoIAlign pools from
     P4 (the FPN paper's 224, for 800-px inputs); smaller sends boxes to deeper levels.
+    `box_cross_class_nms_thresh`: in eval, an NMS across classes after torchvision's per-class
+    one (IoU in (0, 1]; None = off): where boxes of different classes overlap more, only the
+    best-scoring class is kept.
     """
     unknown = set(torchvision_kwargs) - set(TORCHVISION_DEFAULTS)
     if unknown:
@@ -296,6 +300,11 @@ def build_match_rcnn(
     if num_attributes < 0:
         raise FashionVisionError(
             f"model.num_attributes: expected >= 0 (0 = no attribute head), got {num_attributes}"
+        )
+    if box_cross_class_nms_thresh is not None and not 0.0 < box_cross_class_nms_thresh <= 1.0:
+        raise FashionVisionError(
+            "model.box_cross_class_nms_thresh: expected an IoU in (0, 1] or null, "
+            f"got {box_cross_class_nms_thresh}"
         )
     opts = {**TORCHVISION_DEFAULTS, **torchvision_kwargs}
     if not 0.0 < opts["box_positive_fraction"] <= 1.0:
@@ -352,6 +361,7 @@ def build_match_rcnn(
         attribute_head=(
             AttributeHead(representation_size, num_attributes) if num_attributes > 0 else None
         ),
+        cross_class_nms_thresh=box_cross_class_nms_thresh,
     )
     transform = MatchTransform(min_size, max_size, opts["image_mean"], opts["image_std"])
     rpn = _build_rpn(fpn_channels, rpn_batch_size_per_image, opts)

@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.models.detection.roi_heads import RoIHeads
 from torchvision.ops import MultiScaleRoIAlign
+from torchvision.ops import boxes as box_ops
 
 from fashionvision.engine.distributed import process_group_size
 from fashionvision.errors import FashionVisionError
@@ -109,6 +110,9 @@ class MatchRoIHeads(RoIHeads):
         max_positive_pairs: cap on the positive pairs per batch (None = all).
         stream_detections_per_img: in eval, run the streams on this many best detections per
             image only (None = all); e.g. 20, the landmark AP's maxDets, bounds their cost.
+        cross_class_nms_thresh: in eval, after torchvision's per-class NMS, drop a detection
+            whose box overlaps a higher-scoring detection of any class by more than this IoU
+            (mmdetection's class-agnostic NMS); None = off, torchvision's behaviour.
     """
 
     # Written by the training forward (class-level defaults keep `__init__` as it is):
@@ -130,6 +134,7 @@ class MatchRoIHeads(RoIHeads):
         max_positive_pairs: int | None = 256,
         stream_detections_per_img: int | None = None,
         attribute_head: AttributeHead | None = None,
+        cross_class_nms_thresh: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -147,6 +152,7 @@ class MatchRoIHeads(RoIHeads):
         self.max_positive_pairs = max_positive_pairs
         self.stream_detections_per_img = stream_detections_per_img
         self.attribute_head = attribute_head
+        self.cross_class_nms_thresh = cross_class_nms_thresh
         self._sampled: tuple[list[Tensor], list[Tensor], list[Tensor]] | None = None
 
     def select_training_samples(
@@ -159,6 +165,32 @@ class MatchRoIHeads(RoIHeads):
         )
         self._sampled = (proposals, matched_idxs, labels)
         return proposals, matched_idxs, labels, regression_targets
+
+    def postprocess_detections(
+        self,
+        class_logits: Tensor,
+        box_regression: Tensor,
+        proposals: list[Tensor],
+        image_shapes: list[tuple[int, int]],
+    ) -> tuple[list[Tensor], list[Tensor], list[Tensor]]:
+        """torchvision's per-class decoding and NMS, then the optional cross-class NMS.
+
+        Per-class NMS keeps one box per class above the score floor for every proposal, so
+        each garment also yields low-score boxes of the categories it resembles; each is a
+        false positive in that category's ranking. The cross-class pass keeps only the best
+        class where boxes overlap by more than `cross_class_nms_thresh`."""
+        boxes, scores, labels = super().postprocess_detections(
+            class_logits, box_regression, proposals, image_shapes
+        )
+        if self.cross_class_nms_thresh is None:
+            return boxes, scores, labels
+        thresh = self.cross_class_nms_thresh
+        keeps = [box_ops.nms(b, s, thresh) for b, s in zip(boxes, scores, strict=True)]
+        return (
+            [b[k] for b, k in zip(boxes, keeps, strict=True)],
+            [s[k] for s, k in zip(scores, keeps, strict=True)],
+            [lab[k] for lab, k in zip(labels, keeps, strict=True)],
+        )
 
     @property
     def has_streams(self) -> bool:

@@ -84,6 +84,34 @@ def test_retrieve_writes_the_pipeline_rows(setup, tmp_path, capsys) -> None:
     assert f"top1={metrics['top1']:.3f}" in printed
 
 
+def test_set_scores_the_checkpoint_with_other_inference_options(setup, tmp_path, capsys) -> None:
+    ckpt, split = setup
+    base = ["evaluate", "--weights", str(ckpt), "--split", str(split), "--device", "cpu"]
+    counts = {}
+    for name, sets in (
+        ("as_trained", []),
+        ("cap3", ["--set", "model.box_detections_per_img=3"]),
+        ("cross_class", ["--set", "model.box_cross_class_nms_thresh=0.5"]),
+    ):
+        out = tmp_path / f"{name}.json"
+        assert cli.main([*base, *sets, "--json", str(out)]) == 0
+        counts[name] = json.loads(out.read_text())["num_detections"]
+    # the untrained model scores every class on every proposal: the per-class NMS keeps
+    # overlapping boxes of different classes, which the cross-class pass removes
+    assert counts["cap3"] == 3 * 8 < counts["as_trained"] <= 10 * 8
+    assert counts["cross_class"] < counts["as_trained"]
+    capsys.readouterr()
+    for option, message in (
+        ("model.backbone=resnet50", "model.backbone: not an inference option"),
+        ("solver.base_lr=0.1", "solver.base_lr: not an inference option"),
+        ("model.box_cross_class_nms_thresh=2", "model.box_cross_class_nms_thresh: expected"),
+        ("model.box_score_thresh=high", "model.box_score_thresh"),
+    ):
+        assert cli.main([*base, "--set", option]) == 1
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err, (option, err)
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

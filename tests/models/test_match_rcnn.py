@@ -261,6 +261,54 @@ def test_roi_canonical_scale_moves_every_heads_boxes_to_deeper_fpn_levels(roi_al
             tiny_model(roi_canonical_scale=bad)
 
 
+def _greedy_nms(boxes: list[list[float]], scores: list[float], thresh: float) -> list[int]:
+    """Plain-Python greedy NMS (indices by decreasing score), the reference for torchvision's."""
+
+    def iou(a: list[float], b: list[float]) -> float:
+        w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+        h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+        inter = w * h
+        area = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+        return inter / area
+
+    kept: list[int] = []
+    for i in sorted(range(len(scores)), key=lambda j: -scores[j]):
+        if all(iou(boxes[i], boxes[k]) <= thresh for k in kept):
+            kept.append(i)
+    return kept
+
+
+def test_cross_class_nms_keeps_the_best_class_where_boxes_of_different_classes_overlap() -> None:
+    # Three proposals: two on one garment (both scoring classes 2 and 5), one far away.
+    # Per-class NMS keeps a class-2 and a class-5 box on the garment; the cross-class pass
+    # keeps only the better of the two, and leaves the far box alone.
+    proposals = [torch.tensor([[10.0, 10, 60, 90], [12, 11, 61, 88], [80, 80, 120, 120]])]
+    logits = torch.full((3, 14), -4.0)
+    logits[0, 2], logits[0, 5] = 3.0, 2.5
+    logits[1, 2], logits[1, 5] = 2.0, 2.8
+    logits[2, 7] = 3.0
+    regression = torch.zeros(3, 14 * 4)
+    shapes = [(128, 128)]
+    plain = tiny_model().roi_heads
+    (boxes,), (scores,), (labels,) = plain.postprocess_detections(
+        logits, regression, proposals, shapes
+    )
+    assert sorted(labels.tolist()) == [2, 5, 7]  # torchvision: one box per class per garment
+    for thresh in (0.5, 0.9):
+        heads = tiny_model(box_cross_class_nms_thresh=thresh).roi_heads
+        (b,), (s,), (lab,) = heads.postprocess_detections(logits, regression, proposals, shapes)
+        keep = _greedy_nms(boxes.tolist(), scores.tolist(), thresh)
+        torch.testing.assert_close(b, boxes[keep])
+        torch.testing.assert_close(s, scores[keep])
+        assert lab.tolist() == labels[keep].tolist()
+        # the garment keeps its best-scoring class only (class 5, from the second proposal)
+        assert sorted(lab.tolist()) == [5, 7]
+        assert float(s[lab == 5]) == float(scores[labels != 7].max())
+    for bad in (0.0, 1.5):
+        with pytest.raises(FashionVisionError, match="model.box_cross_class_nms_thresh"):
+            tiny_model(box_cross_class_nms_thresh=bad)
+
+
 def test_box_head_and_positive_fraction_are_checked() -> None:
     with pytest.raises(FashionVisionError, match="model.box_head"):
         tiny_model(box_head="3fc")
