@@ -502,8 +502,9 @@ class Trainer:
         return loss_dict, self.cfg.loss, None
 
     def step(self, images: Any, targets: Any) -> dict[str, float]:
-        """One optimisation step; returns raw (``loss_*``) and weighted (``w_loss_*``) losses, and
-        with the matching stream the pair counts of the pair loss (``pairs_pos``, ``pairs_neg``)."""
+        """One optimisation step; returns raw (``loss_*``) and weighted (``w_loss_*``) losses, the
+        gradient norm before clipping (``grad_norm``, when ``solver.clip`` > 0), and with the
+        matching stream the pair counts of the pair loss (``pairs_pos``, ``pairs_neg``)."""
         loss_dict, weights, groups = self._losses(images, targets)
         if groups is None:
             total, weighted = weighted_loss(loss_dict, weights)
@@ -516,15 +517,20 @@ class Trainer:
             )
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(total).backward()
+        grad_norm = None
         if self.cfg.solver.clip > 0:
             self.scaler.unscale_(self.optimizer)
-            nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.solver.clip)
+            # the norm before clipping: how often it exceeds solver.clip says whether the cap
+            # lowers the effective learning rate
+            grad_norm = nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.solver.clip)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
         if self.ema is not None:
             self.ema.update_parameters(self.model)
         metrics = {"loss": total.item()}
+        if grad_norm is not None:
+            metrics["grad_norm"] = grad_norm.item()
         metrics.update({k: v.item() for k, v in loss_dict.items()})
         metrics.update({f"w_{k}": v.item() for k, v in weighted.items()})
         # pairs behind loss_pair (of the global batch under DDP): statistics, not losses

@@ -102,6 +102,32 @@ def test_a_short_run_writes_metrics_eval_and_checkpoints(data_root, tmp_path):
     assert report["epoch"] == 1 and 0.0 <= report["bbox"]["AP"] <= 1.0
 
 
+def _grad_norm(model):
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+
+
+@pytest.mark.parametrize("clip", [1e9, 0.05])
+def test_step_reports_the_gradient_norm_before_clipping(data_root, tmp_path, clip):
+    trainer = _trainer(data_root, tmp_path, f"solver.clip={clip}")
+    images, targets = next(iter(trainer._loader(trainer.epoch_plan(0)[:1], 0)))
+    metrics = trainer.step(images, targets)
+    # the gradients the optimizer used are still on the parameters after the step
+    used = _grad_norm(trainer.model).item()
+    assert metrics["grad_norm"] > 0.05
+    if clip > 1:  # nothing clipped: the reported norm is the gradients' own
+        assert metrics["grad_norm"] == pytest.approx(used, rel=1e-5)
+    else:  # clipped to the cap: the report keeps the norm before clipping
+        assert used == pytest.approx(clip, rel=1e-4)
+        assert metrics["grad_norm"] > 2 * used
+
+
+def test_without_a_clip_no_gradient_norm_is_reported(data_root, tmp_path):
+    trainer = _trainer(data_root, tmp_path, "solver.clip=0")
+    images, targets = next(iter(trainer._loader(trainer.epoch_plan(0)[:1], 0)))
+    assert "grad_norm" not in trainer.step(images, targets)
+
+
 def test_missing_data_root_and_missing_checkpoint(data_root, tmp_path):
     with pytest.raises(FashionVisionError, match="data.root"):
         Trainer(load_config("match_rcnn_tiny", [*SMALL, "data.root=/nonexistent"]), tmp_path)
