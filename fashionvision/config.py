@@ -51,6 +51,8 @@ class ModelConfig:
     rounding, a faster training step; CUDA keeps torchvision's kernel).
     `roi_canonical_scale`: the box side (input pixels) every head's RoIAlign pools from FPN level
     P4, one level per halving or doubling (the FPN paper's 224, made for 800-px inputs).
+    `box_roi_context`: the box head pools each RoI enlarged this many times about its centre (its
+    surroundings for the classifier), from the FPN level of the RoI's own size; 1 = the RoI.
     `box_cross_class_nms_thresh`: at inference, after the per-class NMS, boxes of different
     classes that overlap by more than this IoU keep only the best-scoring one (null = off, as in
     torchvision and detectron2).
@@ -84,6 +86,7 @@ class ModelConfig:
     stream_roi_size: int = 14
     matching_roi_size: int | None = None
     box_roi_size: int = 7
+    box_roi_context: float = 1.0
     box_head: Literal["2fc", "4conv1fc"] = "2fc"
     stream_detections_per_img: int | None = None
     roi_align: Literal["torchvision", "sparse"] = "torchvision"

@@ -159,7 +159,7 @@ CANONICAL_SCALE = 224
 
 
 def roi_pooler(
-    output_size: int, kind: RoIAlignKind, canonical_scale: int = CANONICAL_SCALE
+    output_size: int, kind: RoIAlignKind, canonical_scale: float = CANONICAL_SCALE
 ) -> MultiScaleRoIAlign:
     """The FPN RoIAlign of a head (sampling ratio 2, as torchvision's Mask R-CNN): ``torchvision``
     its kernel; ``sparse`` the same pooling as one sparse-matrix product on the CPU
@@ -173,6 +173,49 @@ def roi_pooler(
     return cls(
         _FEATURE_NAMES, output_size=output_size, sampling_ratio=2, canonical_scale=canonical_scale
     )
+
+
+class ContextRoIPool(nn.Module):
+    """A RoIAlign over each box enlarged `factor` times (width and height) about its centre.
+
+    A proposal that covers only part of a garment (the skirt of a dress, a top without its
+    sleeves) cuts off what tells neighbouring categories apart; the enlarged RoI shows the
+    classifier the garment's surroundings.  Each box still pools from the FPN level of its own
+    size: `pooler` must map levels with `factor` times the canonical scale (`context_roi_pooler`).
+    Enlarged boxes are not clipped to the image: their bins keep one geometry relative to the box,
+    and samples beyond the feature map read zeros, as RoIAlign does."""
+
+    def __init__(self, pooler: MultiScaleRoIAlign, factor: float) -> None:
+        super().__init__()
+        self.pooler = pooler
+        self.factor = factor
+
+    def forward(
+        self, x: dict[str, Tensor], boxes: list[Tensor], image_shapes: list[tuple[int, int]]
+    ) -> Tensor:
+        return self.pooler(x, [enlarge_boxes(b, self.factor) for b in boxes], image_shapes)
+
+
+def enlarge_boxes(boxes: Tensor, factor: float) -> Tensor:
+    """xyxy `boxes` [N, 4] scaled `factor` times in width and height about their centres."""
+    centre = (boxes[:, :2] + boxes[:, 2:]) / 2
+    half = (boxes[:, 2:] - boxes[:, :2]) * (factor / 2)
+    return torch.cat([centre - half, centre + half], dim=1)
+
+
+def context_roi_pooler(
+    output_size: int, kind: RoIAlignKind, canonical_scale: float, factor: float
+) -> nn.Module:
+    """`roi_pooler` over boxes enlarged `factor` times (`ContextRoIPool`), each pooled from the
+    level of its unenlarged size; `factor` 1 is the plain pooler."""
+    if not factor >= 1.0:
+        raise FashionVisionError(
+            f"model.box_roi_context: expected a factor >= 1 (1 = the box itself), got {factor}"
+        )
+    if factor == 1.0:
+        return roi_pooler(output_size, kind, canonical_scale)
+    # log2(factor * side / (factor * canonical)) = log2(side / canonical): the box's own level
+    return ContextRoIPool(roi_pooler(output_size, kind, canonical_scale * factor), factor)
 
 
 def _stream_modules(
@@ -252,6 +295,7 @@ def build_match_rcnn(
     stream_roi_size: int = 14,
     matching_roi_size: int | None = None,
     box_roi_size: int = 7,
+    box_roi_context: float = 1.0,
     box_head: BoxHeadKind = "2fc",
     num_attributes: int = 0,
     roi_align: RoIAlignKind = "torchvision",
@@ -271,6 +315,9 @@ def build_match_rcnn(
     `pair_same_category_share` of the pair loss's negatives are drawn from two different
     garments of the same category where a batch has them (0 = uniformly at random).
     `box_roi_size` is the box head's RoIAlign side (7: the paper's and torchvision's).
+    `box_roi_context` > 1 lets the box head (classifier and regressor) pool each RoI enlarged that
+    many times about its centre, from the FPN level of the RoI's own size (`ContextRoIPool`);
+    1 = the RoI itself, as torchvision.
     `box_head`: ``2fc`` (the paper's two hidden fc layers, torchvision's `TwoMLPHead`) or
     ``4conv1fc`` (torchvision's `FastRCNNConvFCHead`: four normalised 3x3 convs of
     `fpn_channels` and one fc, the head of from-scratch GroupNorm training in "Rethinking
@@ -317,7 +364,7 @@ def build_match_rcnn(
         raise FashionVisionError(
             f"model.roi_align: expected one of {list(ROI_ALIGN_KINDS)}, got {roi_align!r}"
         )
-    box_pool = roi_pooler(box_roi_size, roi_align, roi_canonical_scale)
+    box_pool = context_roi_pooler(box_roi_size, roi_align, roi_canonical_scale, box_roi_context)
     mask_parts: dict[str, nn.Module | None] = {
         "mask_roi_pool": None,
         "mask_head": None,

@@ -19,7 +19,7 @@ from fashionvision.categories import category
 from fashionvision.errors import FashionVisionError
 from fashionvision.models import MatchRCNN, build_match_rcnn
 from fashionvision.models.backbones import build_backbone
-from fashionvision.models.match_rcnn import roi_pooler
+from fashionvision.models.match_rcnn import ContextRoIPool, context_roi_pooler, roi_pooler
 
 LOSS_KEYS = {
     "loss_objectness",
@@ -203,6 +203,65 @@ def test_box_roi_size_sizes_the_box_heads_pooler_and_first_fc() -> None:
     assert len(out["boxes"]) > 0
     assert set(seen) == {(32, 14, 14)}  # fpn_channels 32
     assert model.roi_heads.box_head.fc6.in_features == 32 * 14 * 14
+
+
+@pytest.mark.parametrize("kind", ["torchvision", "sparse"])
+@pytest.mark.parametrize("factor", [1.5, 2.0])
+def test_context_pooler_pools_enlarged_boxes_from_their_own_level(kind: str, factor: float):
+    from torchvision.ops import roi_align
+
+    torch.manual_seed(0)
+    side = 256
+    feats = {str(k): torch.randn(2, 8, side >> (k + 2), side >> (k + 2)) for k in range(4)}
+    # boxes of every level (side 20..250 px), some at the border: enlarged, they leave the image
+    boxes = [
+        torch.tensor([[10.0, 12.0, 30.0, 40.0], [0.0, 0.0, 120.0, 90.0], [100, 60, 250, 256.0]]),
+        torch.tensor([[200.0, 5.0, 256.0, 60.0], [40.0, 30.0, 200.0, 240.0]]),
+    ]
+    pooled = context_roi_pooler(7, kind, 224, factor)(feats, boxes, [(side, side)] * 2)
+
+    expected = []
+    for image, image_boxes in enumerate(boxes):
+        for box in image_boxes:
+            w, h = (box[2:] - box[:2]).tolist()
+            level = min(max(math.floor(4 + math.log2(math.sqrt(w * h) / 224) + 1e-6), 2), 5)
+            cx, cy = ((box[:2] + box[2:]) / 2).tolist()
+            hw, hh = w * factor / 2, h * factor / 2
+            big = [cx - hw, cy - hh, cx + hw, cy + hh]
+            roi = torch.tensor([[float(image), *big]])
+            expected.append(
+                roi_align(feats[str(level - 2)], roi, 7, 1 / 2**level, sampling_ratio=2)[0]
+            )
+    torch.testing.assert_close(pooled, torch.stack(expected), rtol=1e-4, atol=1e-5)
+
+
+def test_box_roi_context_feeds_the_box_head_enlarged_rois_with_the_same_weights():
+    plain, context = tiny_model(), tiny_model(box_roi_context=1.5, box_score_thresh=0.0)
+    assert isinstance(context.roi_heads.box_roi_pool, ContextRoIPool)
+    assert isinstance(plain.roi_heads.box_roi_pool, MultiScaleRoIAlign)
+    # no new parameters: a checkpoint of either loads into the other
+    context.load_state_dict(plain.state_dict())
+    rois: list[torch.Tensor] = []  # what the box head asks for, then what the pooler gets
+    pooled: list[torch.Tensor] = []
+    context.roi_heads.box_roi_pool.register_forward_pre_hook(
+        lambda _m, args: rois.append(torch.cat(args[1]))
+    )
+    context.roi_heads.box_roi_pool.pooler.register_forward_pre_hook(
+        lambda _m, args: pooled.append(torch.cat(args[1]))
+    )
+    context.train()
+    losses = context(*synthetic_pair())
+    assert torch.isfinite(losses["loss_classifier"]) and torch.isfinite(losses["loss_box_reg"])
+    with torch.no_grad():
+        out = context.eval()([torch.rand(3, 128, 128)])[0]
+    assert len(out["boxes"]) > 0 and len(rois) == len(pooled) == 2  # training and eval
+    for asked, got in zip(rois, pooled, strict=True):
+        torch.testing.assert_close(got[:, 2:] - got[:, :2], 1.5 * (asked[:, 2:] - asked[:, :2]))
+        torch.testing.assert_close(got[:, :2] + got[:, 2:], asked[:, :2] + asked[:, 2:])
+    # the mask head pools the RoIs themselves
+    assert isinstance(context.roi_heads.mask_roi_pool, MultiScaleRoIAlign)
+    with pytest.raises(FashionVisionError, match="model.box_roi_context"):
+        tiny_model(box_roi_context=0.8)
 
 
 @pytest.mark.parametrize(
