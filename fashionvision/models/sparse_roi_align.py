@@ -33,8 +33,13 @@ def _axis_samples(
     """Along one axis, for R boxes: the lower/upper neighbour index and their weights at the
     `cells * sampling_ratio` sample points ([R, cells * sampling_ratio] each); `size` [R] is the
     feature map's extent on this axis for each box's level."""
-    grid = torch.arange(cells * sampling_ratio, dtype=start.dtype, device=start.device) + 0.5
-    t = start[:, None] + (grid / sampling_ratio)[None] * (length / cells)[:, None]
+    arange = torch.arange(cells * sampling_ratio, device=start.device)
+    cell = (arange // sampling_ratio).to(start.dtype)
+    sub = (arange % sampling_ratio).to(start.dtype) + 0.5
+    bin_size = (length / cells)[:, None]
+    # torchvision's order of operations, so that a sample on the map's far edge (t == size,
+    # inside) rounds as there rather than to just outside it
+    t = start[:, None] + cell * bin_size + sub * bin_size / sampling_ratio
     size = size[:, None]
     inside = ((t >= -1.0) & (t <= size)).to(start.dtype)
     t = t.clamp(min=0.0)

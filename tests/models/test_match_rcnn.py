@@ -213,18 +213,20 @@ def test_context_pooler_pools_enlarged_boxes_from_their_own_level(kind: str, fac
     torch.manual_seed(0)
     side = 256
     feats = {str(k): torch.randn(2, 8, side >> (k + 2), side >> (k + 2)) for k in range(4)}
-    # boxes of every level (side 20..250 px), some at the border: enlarged, they leave the image
+    # boxes of P2-P4 (the levels a box inside a 256-px image reaches), some at the border:
+    # enlarged, they leave the image
     boxes = [
         torch.tensor([[10.0, 12.0, 30.0, 40.0], [0.0, 0.0, 120.0, 90.0], [100, 60, 250, 256.0]]),
-        torch.tensor([[200.0, 5.0, 256.0, 60.0], [40.0, 30.0, 200.0, 240.0]]),
+        torch.tensor([[200.0, 5.0, 256.0, 60.0], [40.0, 30.0, 200.0, 240.0], [0, 0, 256, 256.0]]),
     ]
     pooled = context_roi_pooler(7, kind, 224, factor)(feats, boxes, [(side, side)] * 2)
 
-    expected = []
+    expected, levels = [], set()
     for image, image_boxes in enumerate(boxes):
         for box in image_boxes:
             w, h = (box[2:] - box[:2]).tolist()
             level = min(max(math.floor(4 + math.log2(math.sqrt(w * h) / 224) + 1e-6), 2), 5)
+            levels.add(level)
             cx, cy = ((box[:2] + box[2:]) / 2).tolist()
             hw, hh = w * factor / 2, h * factor / 2
             big = [cx - hw, cy - hh, cx + hw, cy + hh]
@@ -232,6 +234,7 @@ def test_context_pooler_pools_enlarged_boxes_from_their_own_level(kind: str, fac
             expected.append(
                 roi_align(feats[str(level - 2)], roi, 7, 1 / 2**level, sampling_ratio=2)[0]
             )
+    assert levels == {2, 3, 4}
     torch.testing.assert_close(pooled, torch.stack(expected), rtol=1e-4, atol=1e-5)
 
 

@@ -55,6 +55,19 @@ def test_equals_torchvision_roi_align_values_and_gradients(
     assert theirs[5].abs().max() == 0 and ours[5].abs().max() == 0  # the box outside the map
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_a_sample_exactly_on_the_far_edge_reads_the_last_pixel(dtype: torch.dtype) -> None:
+    # a 512-px box from -128 on a 16x16 map at 1/16: the first sample of bin 5 lands at 16.0,
+    # the map's far edge, which RoIAlign counts as inside; rounded just past it, it read 0
+    features = torch.randn(1, 3, 16, 16, dtype=dtype)
+    rois = torch.tensor([[0.0, -128.0, -128.0, 384.0, 384.0]], dtype=dtype)
+    levels = torch.zeros(1, dtype=torch.long)
+    ours = sparse_roi_align([features], rois, levels, [1 / 16], (7, 7), 2)
+    theirs = roi_align(features, rois, (7, 7), 1 / 16, 2, aligned=False)
+    assert theirs[0, :, 1:6, 5].abs().min() > 0
+    torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
 def test_no_rois_and_adaptive_sampling() -> None:
     features, _ = _single_level_case()
     empty = torch.zeros((0, 5), dtype=torch.float64)
