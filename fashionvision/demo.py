@@ -29,6 +29,7 @@ from fashionvision.config import MAX_DEMO_THREADS, DemoSettings, load_config
 from fashionvision.data.deepfashion2 import load_split
 from fashionvision.data.synthetic import generate_dataset
 from fashionvision.evaluation.error_analysis import analyze_detections
+from fashionvision.evaluation.gt_box_classification import REPORT_KEY as GT_BOX_KEY
 from fashionvision.evaluation.retrieval import box_iou_pairwise
 from fashionvision.evaluation.subsets import iter_subsets
 from fashionvision.evaluation.tables import format_report
@@ -599,6 +600,9 @@ def report_html(
             "predicted one (and missed).</p>"
             "<img src='confusion.png' alt='category confusion matrix'>"
         )
+        gt_box = metrics.get(GT_BOX_KEY)
+        if gt_box and gt_box.get("num_items"):
+            parts.append(_gt_box_paragraph(gt_box))
     parts += [
         "<h2>Training losses</h2>",
     ]
@@ -623,6 +627,37 @@ def report_html(
         "</pre></details></body></html>",
     ]
     return "\n".join(parts)
+
+
+def _gt_box_paragraph(result: dict[str, Any]) -> str:
+    """The box classifier alone (`GTBoxClassificationEvaluator`): how often it names a garment
+    handed its true box, and its most frequent confusions."""
+    sub = result.get("subsets", {}).get("source", {})
+    split = ", ".join(
+        f"{name} photos {_fmt(v['top1'])}" for name, v in sub.items() if v.get("num_items")
+    )
+    conf = result.get("confusion", {})
+    names, matrix = conf.get("categories", []), conf.get("matrix", [])
+    pairs = sorted(
+        (
+            (n, names[i], names[j])
+            for i, row in enumerate(matrix)
+            for j, n in enumerate(row)
+            if i != j and n
+        ),
+        reverse=True,
+    )[:3]
+    confused = "; ".join(f"{_esc(t)} named {_esc(p)} {n}×" for n, t, p in pairs)
+    return (
+        "<p><b>Naming apart from finding</b>: handed each garment's true box, the box classifier "
+        f"names {_fmt(result['top1'])} of the {result['num_items']} garments right "
+        f"(the right one among its two best: {_fmt(result['top2'])}"
+        + (f"; {split}" if split else "")
+        + ")."
+        + (f" Most often confused: {confused}." if confused else "")
+        + " In <code>metrics.json</code> as <code>gt_box_classification</code>, per category "
+        "and subset.</p>"
+    )
 
 
 def _run_table(run: dict[str, Any], metrics: dict[str, Any]) -> str:

@@ -11,6 +11,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from fashionvision.categories import CATEGORY_NAMES
@@ -25,10 +26,12 @@ from fashionvision.demo import (
     demo_threads,
     judge_detections,
     prediction_grid,
+    report_html,
     write_report,
 )
 from fashionvision.errors import FashionVisionError
 from fashionvision.evaluation.coco_eval import stat_keys
+from fashionvision.evaluation.gt_box_classification import GTBoxClassificationEvaluator
 from fashionvision.evaluation.subsets import iter_subsets
 from fashionvision.structures import Detection
 
@@ -274,6 +277,35 @@ def test_report_explains_itself_and_works_offline(split, tmp_path):
     assert image.std() > 20  # text, tables and pictures, not a blank page
     colours = np.unique(image.reshape(-1, 3)[::97], axis=0)
     assert len(colours) > 100  # the pictures rendered (a text-only page has a few grey levels)
+
+
+def test_report_says_how_often_the_classifier_names_a_true_box_right(split):
+    _, records = split
+    evaluator = GTBoxClassificationEvaluator(records)
+    outputs = []
+    for k, rec in enumerate(records):
+        probs = torch.zeros(len(rec.items), 14)
+        for i, item in enumerate(rec.items):
+            probs[i, item.category_id] = 1.0
+        if k == 0 and rec.items:  # the first garment named the next category
+            probs[0] = 0.0
+            probs[0, rec.items[0].category_id % 13 + 1] = 1.0
+        outputs.append({"box_class_scores": probs})
+    evaluator.process(records, outputs)
+    metrics = {**fake_metrics(), **evaluator.evaluate()}
+    result = metrics["gt_box_classification"]
+    n = result["num_items"]
+    assert n > 1 and result["top1"] == pytest.approx((n - 1) / n)
+    page = report_html(metrics, "", {}, has_losses=False, rows=0, has_analysis=True)
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+    first = records[0].items[0].category_id
+    assert f"names {(n - 1) / n:.3f} of the {n} garments right" in text
+    wrong = f"{CATEGORY_NAMES[first]} named {CATEGORY_NAMES[first % 13 + 1]} 1×"
+    assert f"Most often confused: {html.escape(wrong)}." in text
+    # without the evaluator's numbers (older metrics.json) the paragraph is left out
+    assert "Naming apart from finding" not in report_html(
+        fake_metrics(), "", {}, has_losses=False, rows=0, has_analysis=True
+    )
 
 
 def test_demo_cli_reads_key_value_arguments_as_overrides():

@@ -8,7 +8,8 @@ the same detections as ``fashionvision evaluate``), then analyses its detections
   and the AP50 gained by fixing each TIDE error type (classification, localization, both,
   duplicate, background, missed; plus all false positives / negatives), with counts, overall and
   per subset (source shop/user, scale, occlusion, zoom_in, viewpoint); the confusion matrix;
-  landmark AP and PCK per category;
+  landmark AP and PCK per category; the box classifier's top-1 / top-2 accuracy on the
+  ground-truth boxes (``metrics.gt_box_classification``: naming apart from finding);
 * ``DIR/errors.png``: bar charts of those gains, overall and per subset;
 * ``DIR/confusion.png``: the 13-category box confusion matrix (+ background row, missed column)
   of the detections scoring >= ``--score-threshold`` (default 0.5);
@@ -89,6 +90,8 @@ def format_summary(analysis: Mapping[str, Any]) -> str:
         format_error_table,
         top_confusions,
     )
+    from fashionvision.evaluation.gt_box_classification import REPORT_KEY as GT_BOX_KEY
+    from fashionvision.evaluation.gt_box_classification import format_gt_box_classification
     from fashionvision.evaluation.landmarks import format_landmark_table
 
     parts = []
@@ -107,6 +110,9 @@ def format_summary(analysis: Mapping[str, Any]) -> str:
     lines = [f"Main confusions (score >= {conf['score_threshold']:g}; GT -> predicted: count)"]
     lines += [f"  {gt} -> {pred}: {n}" for gt, pred, n in top] or ["  none"]
     parts.append("\n".join(lines))
+    gt_box = (analysis.get("metrics") or {}).get(GT_BOX_KEY)
+    if gt_box:  # the classifier alone: how often it names a garment given its true box
+        parts.append(format_gt_box_classification(gt_box))
     if "landmarks" in analysis:
         alpha = analysis["landmarks"]["alpha"]
         parts.append(

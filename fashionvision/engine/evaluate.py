@@ -24,6 +24,7 @@ from torch import nn
 from fashionvision.engine.distributed import DistInfo, gather_to_main
 from fashionvision.engine.inference import batched, forward_images, keep_confident, load_image
 from fashionvision.evaluation.evaluator import COCO_TASKS, COCOEvaluator, DatasetEvaluator
+from fashionvision.evaluation.gt_box_classification import GTBoxClassificationEvaluator
 from fashionvision.evaluation.retrieval_evaluator import (
     DEFAULT_GALLERY_THRESHOLD,
     DEFAULT_RANKING,
@@ -84,7 +85,7 @@ def inference_on_dataset(
     """
     dist = dist or DistInfo()
     shard = list(records)[dist.rank :: dist.world_size]
-    with_boxes = any(getattr(e, "wants_box_embeddings", False) for e in evaluators)
+    with_boxes = any(getattr(e, "wants_gt_boxes", False) for e in evaluators)
 
     def detect(chunk: Sequence[ImageAnnotation]) -> list[Any]:
         images = [load_image(Path(split_dir) / r.file_name) for r in chunk]
@@ -139,9 +140,10 @@ def standard_evaluators(
     ranking: Ranking = DEFAULT_RANKING,
     gallery_threshold: float = DEFAULT_GALLERY_THRESHOLD,
     subsets: bool = True,
-) -> tuple[COCOEvaluator, RetrievalEvaluator | None]:
+) -> tuple[COCOEvaluator, RetrievalEvaluator | None, GTBoxClassificationEvaluator | None]:
     """The evaluators of every task `model` supports: box / mask / landmark AP (both settings,
-    with subsets and per-category rows) and retrieval with detected and GT boxes."""
+    with subsets and per-category rows), retrieval with detected and GT boxes, and the box
+    classifier's accuracy on the GT boxes (models with ``forward_with_boxes``)."""
     tasks, matching = model_tasks(model)
     assert set(tasks) <= set(COCO_TASKS)
     coco = COCOEvaluator(records, tasks, subsets=subsets, per_category=True)
@@ -155,7 +157,10 @@ def standard_evaluators(
             query_threshold=EVAL_SCORE_THRESHOLD,
             gallery_threshold=gallery_threshold,
         )
-    return coco, retrieval
+    classification = None
+    if hasattr(model, "forward_with_boxes"):
+        classification = GTBoxClassificationEvaluator(records)
+    return coco, retrieval, classification
 
 
 def evaluate_model(
@@ -172,10 +177,12 @@ def evaluate_model(
 ) -> tuple[dict[str, Any] | None, COCOEvaluator, RetrievalEvaluator | None]:
     """Every number of every task `model` supports on a split (rank 0; None elsewhere), and the
     evaluators, which afterwards hold the detections and the retrieval rows (for drawing)."""
-    coco, retrieval = standard_evaluators(
+    coco, retrieval, classification = standard_evaluators(
         model, records, ranking=ranking, gallery_threshold=gallery_threshold
     )
-    evaluators: list[DatasetEvaluator] = [coco] + ([retrieval] if retrieval is not None else [])
+    evaluators: list[DatasetEvaluator] = [
+        e for e in (coco, retrieval, classification) if e is not None
+    ]
     metrics = inference_on_dataset(
         model,
         split_dir,

@@ -97,7 +97,8 @@ def forward_images(
     """One eval forward pass on a batch; outputs moved to the CPU.
 
     With `boxes` (per image [n_i, 4] xyxy, original pixels) each output also holds
-    ``box_embeddings`` [n_i, D], from the same backbone pass (``model.forward_with_boxes``).
+    ``box_class_scores`` [n_i, C] and (with a matching stream) ``box_embeddings`` [n_i, D], from
+    the same backbone pass (``model.forward_with_boxes``).
     """
     inputs = [img.to(device) for img in images]
     if boxes is None:
@@ -105,7 +106,7 @@ def forward_images(
     elif hasattr(model, "forward_with_boxes"):
         outputs = model.forward_with_boxes(inputs, [b.to(device) for b in boxes])
     else:
-        raise FashionVisionError("model.matching: this model cannot embed given boxes")
+        raise FashionVisionError("this model cannot run on given boxes (no forward_with_boxes)")
     return [{k: v.detach().cpu() for k, v in out.items()} for out in outputs]
 
 
@@ -116,7 +117,7 @@ def keep_confident(
 
     Per-detection tensors may cover only the first n detections (the streams' ``landmarks`` and
     ``embeddings``): they are filtered by the same mask cut to their length.  Tensors not indexed
-    by detection (``box_embeddings``, one row per given box) are kept whole.
+    by detection (``box_embeddings``, ``box_class_scores``: one row per given box) are kept whole.
     """
     keep = output["scores"] >= score_threshold
     per_detection = (

@@ -51,7 +51,7 @@ class CocoJsonEvaluator:
     own category table.
     """
 
-    wants_box_embeddings = False
+    wants_gt_boxes = False
 
     def __init__(
         self,

@@ -27,8 +27,9 @@ Output = dict[str, torch.Tensor]
 class DatasetEvaluator(Protocol):
     """What the inference pipeline needs of an evaluator."""
 
-    # True when `process` needs ``box_embeddings`` of every GT item in the outputs.
-    wants_box_embeddings: bool
+    # True when `process` needs the outputs for every GT item's box (``box_class_scores``,
+    # ``box_embeddings``): the pipeline then runs ``forward_with_boxes`` on them.
+    wants_gt_boxes: bool
 
     def reset(self) -> None: ...
 
@@ -65,7 +66,7 @@ class COCOEvaluator:
     afterwards `detections` holds every merged detection (for drawing).
     """
 
-    wants_box_embeddings = False
+    wants_gt_boxes = False
 
     def __init__(
         self,

@@ -186,7 +186,7 @@ class FashionNetEvaluator:
     visibility.
     """
 
-    wants_box_embeddings = False
+    wants_gt_boxes = False
 
     def __init__(
         self,

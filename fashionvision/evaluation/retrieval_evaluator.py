@@ -147,7 +147,7 @@ class RetrievalEvaluator:
         self.query_threshold = query_threshold
         self.gallery_threshold = gallery_threshold
         self.top_k = top_k
-        self.wants_box_embeddings = "gt_boxes" in self.modes
+        self.wants_gt_boxes = "gt_boxes" in self.modes
         self.rows: dict[str, list[dict[str, Any]]] = {}
         self.reset()
 

@@ -6,6 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from fashionvision.evaluation.gt_box_classification import (
+    REPORT_KEY,
+    format_gt_box_classification,
+)
 from fashionvision.evaluation.subsets import iter_subsets
 
 
@@ -98,6 +102,8 @@ def format_report(
     for key, title in _RETRIEVAL:
         if key in metrics:
             parts.append(format_retrieval(metrics[key], title))
+    if REPORT_KEY in metrics:
+        parts.append(format_gt_box_classification(metrics[REPORT_KEY]))
     return "\n\n".join(parts)
 
 

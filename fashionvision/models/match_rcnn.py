@@ -14,8 +14,9 @@ state-dict keys, same outputs).  The model follows torchvision's detection conve
   `stream_detections_per_img` caps them), and with `num_attributes` = A > 0 attribute_scores
   `[K, A]` (sigmoid probabilities, every detection); ``model.roi_heads.pair_similarity(a, b)``
   compares embeddings.
-* ``model.forward_with_boxes(images, boxes)`` is the eval forward plus the matching embeddings of
-  given boxes from the same features (GT-box retrieval without a second backbone pass).
+* ``model.forward_with_boxes(images, boxes)`` is the eval forward plus, for given boxes from the
+  same features, the box classifier's probabilities and the matching embeddings (GT-box
+  classification and retrieval without a second backbone pass).
 """
 
 from __future__ import annotations
@@ -109,8 +110,10 @@ class MatchRCNN(GeneralizedRCNN):
     def forward_with_boxes(
         self, images: list[Tensor], boxes: list[Tensor]
     ) -> list[dict[str, Tensor]]:
-        """The eval forward, each result dict also holding ``box_embeddings`` [n_i, D]: the
-        matching embeddings of `boxes[i]` [n_i, 4] (xyxy, original pixels of image i)."""
+        """The eval forward, each result dict also holding, for the given `boxes[i]` [n_i, 4]
+        (xyxy, original pixels of image i), ``box_class_scores`` [n_i, C] (the box classifier's
+        probabilities, column 0 the background) and, with a matching stream, ``box_embeddings``
+        [n_i, D] (the matching embeddings)."""
         if self.training:
             raise FashionVisionError("forward_with_boxes runs in eval mode (call model.eval())")
         original_sizes = [(int(img.shape[-2]), int(img.shape[-1])) for img in images]
@@ -123,9 +126,13 @@ class MatchRCNN(GeneralizedRCNN):
             resize_boxes(b.to(image_list.tensors.device, torch.float32), orig, new)
             for b, orig, new in zip(boxes, original_sizes, image_list.image_sizes, strict=True)
         ]
-        embedded = self.roi_heads.embed_boxes(features, scaled, image_list.image_sizes)
-        for det, emb in zip(detections, embedded, strict=True):
-            det["box_embeddings"] = emb
+        classified = self.roi_heads.classify_boxes(features, scaled, image_list.image_sizes)
+        for det, probs in zip(detections, classified, strict=True):
+            det["box_class_scores"] = probs
+        if self.roi_heads.matching_head is not None:
+            embedded = self.roi_heads.embed_boxes(features, scaled, image_list.image_sizes)
+            for det, emb in zip(detections, embedded, strict=True):
+                det["box_embeddings"] = emb
         return detections
 
 

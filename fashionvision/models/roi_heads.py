@@ -386,6 +386,20 @@ class MatchRoIHeads(RoIHeads):
             for r, emb in zip(result, embeddings, strict=True):
                 r["embeddings"] = emb
 
+    def classify_boxes(
+        self,
+        features: dict[str, Tensor],
+        boxes: list[Tensor],
+        image_shapes: list[tuple[int, int]],
+    ) -> list[Tensor]:
+        """The box classifier's probabilities [n_i, C] (softmax, column 0 the background) for
+        given boxes [n_i, 4] (xyxy, pixels of the resized input) per image: the pooling, box
+        head and predictor a proposal goes through, without regression or NMS.  On the
+        ground-truth boxes this scores the classifier apart from the proposals."""
+        pooled = self.box_roi_pool(features, boxes, image_shapes)
+        logits, _ = self.box_predictor(self.box_head(pooled))
+        return list(torch.softmax(logits, dim=-1).split([len(b) for b in boxes]))
+
     def embed_boxes(
         self,
         features: dict[str, Tensor],

@@ -29,7 +29,9 @@ def test_analyze_writes_the_report(tmp_path, capsys) -> None:
     assert "Box AP50 and AP50 gained by fixing each error type" in printed
     assert "source=user" in printed and "Main confusions" in printed
     assert "Landmarks per category" in printed
+    assert "Classification on GT boxes: top1=" in printed
     analysis = json.loads((out / "analysis.json").read_text())
+    assert analysis["metrics"]["gt_box_classification"]["num_items"] == analysis["num_gt"]
     assert analysis["num_images"] == 6 and analysis["num_detections"] > 0
     assert analysis["metrics"]["num_detections"] == analysis["num_detections"]
     assert set(analysis["bbox"]["overall"]["dAP"]) >= set(ERROR_TYPES)

@@ -41,7 +41,8 @@ def test_evaluate_weights_prints_every_task_and_matches_the_results_file_path(
     assert cli.main(argv) == 0
     printed = capsys.readouterr().out
     titles = ("Boxes", "Masks", "Landmarks (visible + occluded)", "Landmarks (visible only)",
-              "Box AP by subset", "Retrieval (detected boxes)", "Retrieval (GT boxes)")  # fmt: skip
+              "Box AP by subset", "Retrieval (detected boxes)", "Retrieval (GT boxes)",
+              "Classification on GT boxes")  # fmt: skip
     for title in titles:
         assert title in printed
     metrics = json.loads(out.read_text())

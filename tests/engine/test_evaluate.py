@@ -1,7 +1,9 @@
-"""The inference -> evaluation pipeline: sharding, the streams' rows, GT-box embeddings, ranking.
+"""The inference -> evaluation pipeline: sharding, the streams' rows, GT-box embeddings and
+class scores, ranking.
 
 Independent references: the sharded run against the single-process run of the same model; the
-GT-box embeddings against the eval forward's own embeddings; each retrieval row's order against
+GT-box embeddings against the eval forward's own embeddings; the GT-box class scores against
+torchvision's RoIAlign feeding the model's box head; each retrieval row's order against
 brute force over the model's `PairSimilarity` module (and `torch.cdist` for distance ranking).
 """
 
@@ -9,9 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from conftest import SMALL_MODEL
+from torchvision.models.detection.transform import resize_boxes
+from torchvision.ops import MultiScaleRoIAlign
 
 from fashionvision.config import load_config
 from fashionvision.data.coco_format import detections_to_coco_results
@@ -47,7 +52,7 @@ def test_sharded_evaluation_equals_the_single_process_one(split, monkeypatch) ->
     model, split_dir, records = split
     single, _, _ = E.evaluate_model(model, split_dir, records, device=CPU, batch_size=3)
     assert single is not None and {"bbox", "segm", "landmarks", "landmarks_visible"} <= set(single)
-    assert {"retrieval", "retrieval_gt_boxes"} <= set(single)
+    assert {"retrieval", "retrieval_gt_boxes", "gt_box_classification"} <= set(single)
 
     # Three ranks in one process: ranks 1 and 2 hand their states over, rank 0 receives them.
     world, handed = 3, []
@@ -56,7 +61,7 @@ def test_sharded_evaluation_equals_the_single_process_one(split, monkeypatch) ->
         if not info.is_main:
             handed.append(obj)
             return []
-        per_evaluator = handed[gather.calls :: 2]  # 2 evaluators: states alternate per rank
+        per_evaluator = handed[gather.calls :: 3]  # 3 evaluators: states alternate per rank
         gather.calls += 1
         return [obj, *per_evaluator]
 
@@ -81,6 +86,42 @@ def test_box_embeddings_come_from_the_same_forward(split) -> None:
         torch.testing.assert_close(a["boxes"], b["boxes"])
         # the detections' own boxes, embedded again, give the eval forward's embeddings
         torch.testing.assert_close(b["box_embeddings"], a["embeddings"], atol=1e-4, rtol=1e-4)
+
+
+def test_gt_box_class_scores_follow_torchvision_pooling_and_the_box_head(split) -> None:
+    model, split_dir, records = split
+    assert model.roi_heads.box_roi_pool.__class__.__name__ == "SparseMultiScaleRoIAlign"
+    images = [load_image(split_dir / r.file_name) for r in records[:3]]
+    boxes = E.gt_boxes(records[:3])
+    outs = forward_images(model, images, CPU, boxes=boxes)
+    # reference: torchvision's pooler (not the model's sparse one) + the box head + predictor
+    pooler = MultiScaleRoIAlign(["0", "1", "2", "3"], 7, sampling_ratio=2)
+    with torch.inference_mode():
+        image_list, _ = model.transform(images)
+        features = model.backbone(image_list.tensors)
+        for i, (out, b) in enumerate(zip(outs, boxes, strict=True)):
+            scaled = resize_boxes(b, tuple(images[i].shape[-2:]), image_list.image_sizes[i])
+            pooled = pooler(
+                {k: v[i : i + 1] for k, v in features.items()}, [scaled],
+                [image_list.image_sizes[i]],
+            )  # fmt: skip
+            logits, _ = model.roi_heads.box_predictor(model.roi_heads.box_head(pooled))
+            assert out["box_class_scores"].shape == (len(b), 14)
+            torch.testing.assert_close(
+                out["box_class_scores"], logits.softmax(-1), atol=1e-5, rtol=1e-4
+            )
+
+
+def test_gt_box_classification_counts_every_item_without_a_matching_stream(split) -> None:
+    _, split_dir, records = split
+    torch.manual_seed(0)
+    model = build_model(load_config("match_rcnn_tiny", [*SMALL, "model.matching=false"]).model)
+    metrics, _, retrieval = E.evaluate_model(model.eval(), split_dir, records, device=CPU)
+    assert retrieval is None and metrics is not None and "retrieval" not in metrics
+    result = metrics["gt_box_classification"]
+    assert result["num_items"] == sum(len(r.items) for r in records) > 0
+    assert 0.0 <= result["top1"] <= result["top2"] <= 1.0
+    assert np.asarray(result["confusion"]["matrix"]).sum() == result["num_items"]
 
 
 def test_streams_capped_to_k_detections_leave_no_padded_rows(split) -> None:
