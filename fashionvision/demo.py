@@ -30,6 +30,7 @@ from fashionvision.data.deepfashion2 import load_split
 from fashionvision.data.synthetic import generate_dataset
 from fashionvision.evaluation.error_analysis import analyze_detections
 from fashionvision.evaluation.gt_box_classification import REPORT_KEY as GT_BOX_KEY
+from fashionvision.evaluation.gt_box_classification import top_confusions
 from fashionvision.evaluation.retrieval import box_iou_pairwise
 from fashionvision.evaluation.subsets import iter_subsets
 from fashionvision.evaluation.tables import format_report
@@ -636,17 +637,7 @@ def _gt_box_paragraph(result: dict[str, Any]) -> str:
     split = ", ".join(
         f"{name} photos {_fmt(v['top1'])}" for name, v in sub.items() if v.get("num_items")
     )
-    conf = result.get("confusion", {})
-    names, matrix = conf.get("categories", []), conf.get("matrix", [])
-    pairs = sorted(
-        (
-            (n, names[i], names[j])
-            for i, row in enumerate(matrix)
-            for j, n in enumerate(row)
-            if i != j and n
-        ),
-        reverse=True,
-    )[:3]
+    pairs = top_confusions(result, 3)
     confused = "; ".join(f"{_esc(t)} named {_esc(p)} {n}×" for n, t, p in pairs)
     return (
         "<p><b>Naming apart from finding</b>: handed each garment's true box, the box classifier "

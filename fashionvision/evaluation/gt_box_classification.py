@@ -149,6 +149,19 @@ class GTBoxClassificationEvaluator:
         return {REPORT_KEY: result}
 
 
+def top_confusions(result: dict[str, Any], k: int = 5) -> list[tuple[int, str, str]]:
+    """The `k` most frequent off-diagonal cells of the confusion matrix: (count, true category,
+    top-1 category), largest first."""
+    conf = result.get("confusion") or {}
+    names, matrix = conf.get("categories", []), np.asarray(conf.get("matrix", []), dtype=np.int64)
+    cells = [
+        (int(matrix[i, j]), names[i], names[j])
+        for i, j in zip(*np.nonzero(matrix), strict=True)
+        if i != j
+    ]
+    return sorted(cells, key=lambda t: -t[0])[:k]
+
+
 def format_gt_box_classification(result: dict[str, Any], confusions: int = 5) -> str:
     """Two lines: the overall top-1 / top-2 with the user / shop split, and the most frequent
     confusions (``true -> predicted xN``)."""
@@ -163,19 +176,7 @@ def format_gt_box_classification(result: dict[str, Any], confusions: int = 5) ->
     )
     if sub:
         line += "  (" + ", ".join(f"{k} top1={pct(v['top1'])}" for k, v in sub.items()) + ")"
-    conf = result.get("confusion")
-    if not conf:
-        return line
-    names, matrix = conf["categories"], np.asarray(conf["matrix"])
-    off = [
-        (int(matrix[i, j]), names[i], names[j])
-        for i in range(len(names))
-        for j in range(len(names))
-        if i != j and matrix[i, j] > 0
-    ]
-    off.sort(key=lambda t: -t[0])
-    if off:
-        line += "\n  most confused: " + ", ".join(
-            f"{t} -> {p} x{n}" for n, t, p in off[:confusions]
-        )
+    top = top_confusions(result, confusions)
+    if top:
+        line += "\n  most confused: " + ", ".join(f"{t} -> {p} x{n}" for n, t, p in top)
     return line
